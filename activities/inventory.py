@@ -1,0 +1,42 @@
+"""Inventory activities: reserve per warehouse and release, idempotent by reservation id."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.orders import AllocatedLine, Allocation
+from store import inventory
+from store.db import Store
+
+
+class ReserveRequest(BaseModel):
+    order_id: str
+    reservation_id: str
+    lines: list[AllocatedLine]
+
+
+class ReleaseRequest(BaseModel):
+    reservation_id: str
+    warehouse: str | None = None
+
+
+class InventoryActivities:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @activity.defn
+    async def reserve_inventory(self, request: ReserveRequest) -> list[Allocation]:
+        try:
+            return await inventory.reserve(
+                self.store, request.order_id, request.reservation_id, request.lines
+            )
+        except inventory.OutOfStock as error:
+            raise ApplicationError(
+                str(error), error.shortages, type="OutOfStock", non_retryable=True
+            ) from error
+
+    @activity.defn
+    async def release_inventory(self, request: ReleaseRequest) -> int:
+        return await inventory.release(self.store, request.reservation_id, request.warehouse)

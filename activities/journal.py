@@ -1,0 +1,18 @@
+"""The journal append, run as a local activity so it costs no extra server round trip."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from domain.events import JournalEvent
+from store import journal
+from store.db import Store
+
+
+class JournalActivities:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @activity.defn
+    async def append_events(self, events: list[JournalEvent]) -> None:
+        await journal.append(self.store, events)

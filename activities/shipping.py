@@ -1,0 +1,32 @@
+"""Shipping activities: book a shipment with the carrier (idempotent by shipment id)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from adapters.carrier import Booking, Carrier
+from domain.orders import Address, AllocatedLine
+
+
+class BookShipmentRequest(BaseModel):
+    shipment_id: str
+    order_id: str
+    warehouse: str
+    address: Address
+    lines: list[AllocatedLine]
+
+
+class ShippingActivities:
+    def __init__(self, carrier: Carrier) -> None:
+        self.carrier = carrier
+
+    @activity.defn
+    async def book_shipment(self, request: BookShipmentRequest) -> Booking:
+        return await self.carrier.book(
+            shipment_id=request.shipment_id,
+            order_id=request.order_id,
+            warehouse=request.warehouse,
+            address=request.address,
+            lines=request.lines,
+        )

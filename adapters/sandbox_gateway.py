@@ -1,0 +1,235 @@
+"""The sandbox payment gateway: real idempotency and ledger semantics, fake card network.
+
+Its ledger lives in the store (`payment_authorizations`, `payment_operations`). Test tokens:
+`tok_visa` approves, `tok_declined` is a hard decline, `tok_flaky` fails transiently on the
+first attempts of each key, `tok_risk_elevated` / `tok_risk_highest` score high for fraud.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from adapters.payments import (
+    Authorization,
+    GatewayUnavailable,
+    IdempotencyConflict,
+    InvalidPaymentRequest,
+    MoneyMovement,
+    PaymentDeclined,
+    PaymentError,
+    RiskAssessment,
+)
+from store.db import Store
+from store.tables import GatewayAttempt, PaymentAuthorization, PaymentOperation
+
+RISK_SCORES = {"tok_risk_elevated": 75, "tok_risk_highest": 97}
+
+
+def _fingerprint(kind: str, params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps([kind, params], sort_keys=True).encode()).hexdigest()
+
+
+class SandboxGateway:
+    def __init__(self, store: Store, *, flaky_failures: int = 2) -> None:
+        self.store = store
+        self.flaky_failures = flaky_failures
+
+    async def assess_risk(self, token: str, amount_minor: int) -> RiskAssessment:
+        score = RISK_SCORES.get(token, 10)
+        return RiskAssessment(score=score, reason=f"sandbox score for {token}")
+
+    async def authorize(
+        self, key: str, *, order_id: str, token: str, amount_minor: int, currency: str
+    ) -> Authorization:
+        params = {"order_id": order_id, "token": token, "amount": amount_minor, "cur": currency}
+        if token == "tok_flaky":
+            await self._fail_first_attempts(key)
+
+        async def apply(session) -> tuple[str, dict]:  # noqa: ANN001
+            if amount_minor <= 0:
+                raise InvalidPaymentRequest("amount must be positive", "invalid_amount")
+            if token == "tok_declined":
+                return "declined", {"code": "card_declined", "message": "the card was declined"}
+            authorization = PaymentAuthorization(
+                authorization_id=f"auth_{uuid.uuid4().hex[:20]}",
+                order_id=order_id,
+                token=token,
+                currency=currency,
+                amount_minor=amount_minor,
+                captured_minor=0,
+                refunded_minor=0,
+                status="authorized",
+                created_at=datetime.now(UTC),
+            )
+            session.add(authorization)
+            return "succeeded", {
+                "authorization_id": authorization.authorization_id,
+                "amount_minor": amount_minor,
+                "currency": currency,
+            }
+
+        response = await self._once(
+            key, "authorize", params, order_id, None, amount_minor, currency, apply
+        )
+        return Authorization.model_validate(response)
+
+    async def capture(
+        self, key: str, *, order_id: str, authorization_id: str, amount_minor: int
+    ) -> MoneyMovement:
+        params = {"authorization_id": authorization_id, "amount": amount_minor}
+
+        async def apply(session) -> tuple[str, dict]:  # noqa: ANN001
+            auth = await self._authorization(session, authorization_id)
+            if auth.status == "voided":
+                raise InvalidPaymentRequest("authorization was voided", "authorization_voided")
+            if amount_minor <= 0 or auth.captured_minor + amount_minor > auth.amount_minor:
+                raise InvalidPaymentRequest(
+                    f"capture of {amount_minor} exceeds the uncaptured "
+                    f"{auth.amount_minor - auth.captured_minor}",
+                    "amount_too_large",
+                )
+            auth.captured_minor += amount_minor
+            return "succeeded", self._movement(key, auth, amount_minor)
+
+        return await self._movement_op(
+            key, "capture", params, order_id, authorization_id, amount_minor, apply
+        )
+
+    async def void(self, key: str, *, order_id: str, authorization_id: str) -> MoneyMovement:
+        params = {"authorization_id": authorization_id}
+
+        async def apply(session) -> tuple[str, dict]:  # noqa: ANN001
+            auth = await self._authorization(session, authorization_id)
+            released = 0 if auth.status == "voided" else auth.amount_minor - auth.captured_minor
+            auth.status = "voided"  # the uncaptured remainder is released; no more captures
+            return "succeeded", self._movement(key, auth, released)
+
+        return await self._movement_op(key, "void", params, order_id, authorization_id, None, apply)
+
+    async def refund(
+        self, key: str, *, order_id: str, authorization_id: str, amount_minor: int
+    ) -> MoneyMovement:
+        params = {"authorization_id": authorization_id, "amount": amount_minor}
+
+        async def apply(session) -> tuple[str, dict]:  # noqa: ANN001
+            auth = await self._authorization(session, authorization_id)
+            refundable = auth.captured_minor - auth.refunded_minor
+            if amount_minor <= 0 or amount_minor > refundable:
+                raise InvalidPaymentRequest(
+                    f"refund of {amount_minor} exceeds the refundable {refundable}",
+                    "amount_too_large",
+                )
+            auth.refunded_minor += amount_minor
+            return "succeeded", self._movement(key, auth, amount_minor)
+
+        return await self._movement_op(
+            key, "refund", params, order_id, authorization_id, amount_minor, apply
+        )
+
+    async def ledger(self, order_id: str) -> list[PaymentOperation]:
+        """Every operation the gateway performed for an order, oldest first."""
+        async with self.store.read() as session:
+            rows = await session.scalars(
+                select(PaymentOperation)
+                .where(PaymentOperation.order_id == order_id)
+                .order_by(PaymentOperation.created_at, PaymentOperation.idempotency_key)
+            )
+            return list(rows)
+
+    async def authorizations(self, order_id: str) -> list[PaymentAuthorization]:
+        async with self.store.read() as session:
+            rows = await session.scalars(
+                select(PaymentAuthorization).where(PaymentAuthorization.order_id == order_id)
+            )
+            return list(rows)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _movement_op(self, key, kind, params, order_id, authorization_id, amount, apply):  # noqa: ANN001, ANN202
+        response = await self._once(
+            key, kind, params, order_id, authorization_id, amount, None, apply
+        )
+        return MoneyMovement.model_validate(response)
+
+    @staticmethod
+    def _movement(key: str, auth: PaymentAuthorization, amount: int) -> dict:
+        return {
+            "operation_id": f"op_{hashlib.sha256(key.encode()).hexdigest()[:20]}",
+            "authorization_id": auth.authorization_id,
+            "amount_minor": amount,
+            "currency": auth.currency,
+        }
+
+    @staticmethod
+    async def _authorization(session, authorization_id: str) -> PaymentAuthorization:  # noqa: ANN001
+        auth = await session.get(PaymentAuthorization, authorization_id, with_for_update=True)
+        if auth is None:
+            raise InvalidPaymentRequest(
+                f"no authorization {authorization_id}", "unknown_authorization"
+            )
+        return auth
+
+    async def _once(self, key, kind, params, order_id, authorization_id, amount, currency, apply):  # noqa: ANN001, ANN202
+        """Run `apply` at most once per key; replay its stored outcome for the same request."""
+        request_hash = _fingerprint(kind, params)
+        for _ in range(3):
+            try:
+                async with self.store.transaction() as session:
+                    existing = await session.get(PaymentOperation, key)
+                    if existing is None:
+                        outcome, response = await apply(session)
+                        session.add(
+                            PaymentOperation(
+                                idempotency_key=key,
+                                kind=kind,
+                                request_hash=request_hash,
+                                order_id=order_id,
+                                authorization_id=response.get("authorization_id", authorization_id),
+                                amount_minor=response.get("amount_minor", amount or 0),
+                                currency=response.get("currency", currency or ""),
+                                outcome=outcome,
+                                response=response,
+                                created_at=datetime.now(UTC),
+                            )
+                        )
+                        break
+            except IntegrityError:
+                continue  # a concurrent call with the same key won; read what it stored
+            if existing.request_hash != request_hash or existing.kind != kind:
+                raise IdempotencyConflict(
+                    f"idempotency key {key!r} was used for a different request",
+                    "idempotency_key_reused",
+                )
+            outcome, response = existing.outcome, existing.response
+            break
+        else:
+            raise GatewayUnavailable("could not record the operation", "conflict")
+        if outcome == "declined":
+            raise PaymentDeclined(response["message"], response["code"])
+        return response
+
+    async def _fail_first_attempts(self, key: str) -> None:
+        async with self.store.transaction() as session:
+            done = await session.get(PaymentOperation, key)
+            if done is not None:
+                return
+            attempt = await session.get(GatewayAttempt, key)
+            if attempt is None:
+                attempt = GatewayAttempt(idempotency_key=key, attempts=0)
+                session.add(attempt)
+            attempt.attempts += 1
+            count = attempt.attempts
+        if count <= self.flaky_failures:
+            raise GatewayUnavailable(
+                f"sandbox: transient failure {count} of {self.flaky_failures}", "try_again"
+            )
+
+
+__all__ = ["SandboxGateway", "PaymentError"]

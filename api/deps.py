@@ -1,0 +1,59 @@
+"""Dependencies shared by the routes: the settings, the store, the Temporal client, the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from temporalio.client import Client
+
+from oms.settings import Principal, Settings
+from store.db import Store
+
+bearer = HTTPBearer(auto_error=False, description="an API key from OMS_API_KEYS")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_client(request: Request) -> Client:
+    return request.app.state.temporal
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    principal = request.app.state.principals.get(credentials.credentials) if credentials else None
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "a valid API key is required: Authorization: Bearer <key>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+def require_role(*roles: str):  # noqa: ANN201
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this needs one of the roles: {', '.join(roles)}"
+            )
+        return principal
+
+    return check
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+ClientDep = Annotated[Client, Depends(get_client)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+ShopPrincipal = Annotated[Principal, Depends(require_role("operator", "customer"))]
+CarrierPrincipal = Annotated[Principal, Depends(require_role("carrier", "operator"))]

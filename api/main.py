@@ -1,0 +1,62 @@
+"""The FastAPI application: one Temporal client and one store per process, from the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from adapters.carrier import CarrierSimulator
+from api import catalog, health, orders, shipments
+from oms.settings import Principal, Settings, get_settings
+from store.catalog import seed_catalog
+from store.db import Store
+from store.migrate import upgrade
+from workers.main import connect
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(upgrade, settings.resolved_database_url)
+        store = Store(settings.resolved_database_url)
+        await seed_catalog(store)
+        app.state.settings = settings
+        app.state.store = store
+        app.state.temporal = await connect(settings)
+        app.state.principals = dict(settings.principals)
+        simulator = None
+        if settings.carrier == "simulated":
+            # The simulated carrier calls our webhook like a real carrier would, with a key
+            # that exists only inside this process.
+            carrier_key = "sim_" + secrets.token_urlsafe(24)
+            app.state.principals[carrier_key] = Principal("carrier")
+            simulator = asyncio.create_task(
+                CarrierSimulator(
+                    store, settings.resolved_api_url, carrier_key, settings.carrier_delay_s
+                ).run()
+            )
+        try:
+            yield
+        finally:
+            if simulator is not None:
+                simulator.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await simulator
+            await store.close()
+
+    app = FastAPI(
+        title="Temporal OMS",
+        description="Order management where every order is a durable Temporal workflow.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    for module in (orders, catalog, shipments, health):
+        app.include_router(module.router)
+    return app

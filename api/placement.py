@@ -1,0 +1,65 @@
+"""Turning an `OrderCreate` into an `OrderInput`: the flow snapshot and catalog prices."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+
+from api.models import OrderCreate
+from domain.orders import Address, OrderInput, PricedLine
+from store import flows
+from store.catalog import items_by_sku
+from store.db import Store
+
+
+def invalid(loc: tuple[Any, ...], message: str, value: Any = None) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, naming the field like pydantic does."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("body", *loc), "msg": message, "input": value}]
+    )
+
+
+async def price_order(store: Store, order_id: str, body: OrderCreate) -> OrderInput:
+    flow = flows.flow_for(body.order_type)
+    if flow is None:
+        known = ", ".join(sorted(flows.builtin_flows()))
+        raise invalid(("order_type",), f"unknown order type; known: {known}", body.order_type)
+    catalog = await items_by_sku(store, {line.sku for line in body.lines})
+    errors = [
+        {
+            "type": "value_error",
+            "loc": ("body", "lines", index, "sku"),
+            "msg": "unknown SKU; see GET /catalog",
+            "input": line.sku,
+        }
+        for index, line in enumerate(body.lines)
+        if line.sku not in catalog
+    ]
+    if errors:
+        raise RequestValidationError(errors)
+    currencies = {catalog[line.sku].currency for line in body.lines}
+    if len(currencies) > 1:
+        raise invalid(("lines",), f"lines are priced in several currencies: {sorted(currencies)}")
+    lines = [
+        PricedLine(
+            line_id=f"ln_{index + 1}",
+            sku=line.sku,
+            name=catalog[line.sku].name,
+            unit_price_minor=catalog[line.sku].price_minor,
+            quantity=line.quantity,
+        )
+        for index, line in enumerate(body.lines)
+    ]
+    return OrderInput(
+        order_id=order_id,
+        customer_id=body.customer_id,
+        order_type=body.order_type,
+        currency=currencies.pop(),
+        lines=lines,
+        shipping_address=Address.model_validate(body.shipping_address.model_dump()),
+        payment_token=body.payment.token,
+        placed_at=datetime.now(UTC),
+        flow=flow,
+    )

@@ -1,0 +1,367 @@
+"""The order: its lines and quantity buckets, payment, allocations and shipments.
+
+`Order` is the live state the order workflow keeps; `OrderView` is what callers see.
+Statuses are never set by hand: they are derived in `domain.status`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from domain.flows import FlowDefinition, FlowRef
+
+
+class OrderStatus(StrEnum):
+    RECEIVED = "RECEIVED"
+    PROCESSING = "PROCESSING"
+    ON_HOLD = "ON_HOLD"
+    NEEDS_REVIEW = "NEEDS_REVIEW"
+    FULFILLING = "FULFILLING"
+    PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+
+
+TERMINAL_STATUSES = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.FAILED})
+
+
+class FinancialStatus(StrEnum):
+    PENDING = "PENDING"
+    AUTHORIZED = "AUTHORIZED"
+    PARTIALLY_PAID = "PARTIALLY_PAID"
+    PAID = "PAID"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+    VOIDED = "VOIDED"
+
+
+class FulfillmentStatus(StrEnum):
+    UNFULFILLED = "UNFULFILLED"
+    PARTIALLY_FULFILLED = "PARTIALLY_FULFILLED"
+    FULFILLED = "FULFILLED"
+
+
+class CancelReason(StrEnum):
+    """Shopify's cancel reasons, plus PAYMENT_DECLINED for the automatic decline path."""
+
+    CUSTOMER = "CUSTOMER"
+    FRAUD = "FRAUD"
+    INVENTORY = "INVENTORY"
+    DECLINED = "DECLINED"
+    STAFF = "STAFF"
+    OTHER = "OTHER"
+    PAYMENT_DECLINED = "PAYMENT_DECLINED"
+
+
+class ShipmentStatus(StrEnum):
+    PENDING = "PENDING"
+    BOOKED = "BOOKED"
+    DISPATCHED = "DISPATCHED"
+    IN_TRANSIT = "IN_TRANSIT"
+    DELIVERED = "DELIVERED"
+    EXCEPTION = "EXCEPTION"
+    CANCELLED = "CANCELLED"
+
+
+# The order in which a shipment moves; EXCEPTION and CANCELLED are side states.
+SHIPMENT_PROGRESS = [
+    ShipmentStatus.PENDING,
+    ShipmentStatus.BOOKED,
+    ShipmentStatus.DISPATCHED,
+    ShipmentStatus.IN_TRANSIT,
+    ShipmentStatus.DELIVERED,
+]
+
+
+class Address(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    region: str | None = Field(None, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+
+
+class PricedLine(BaseModel):
+    """A line as placed: the price comes from the catalog at placement, never from the client."""
+
+    line_id: str
+    sku: str
+    name: str
+    unit_price_minor: int = Field(ge=0)
+    quantity: int = Field(gt=0)
+
+
+class LineBuckets(BaseModel):
+    """Where each unit of a line is. The exclusive buckets always add up to the ordered quantity;
+    `refunded` counts units whose money went back and overlaps `cancelled` and `returned`."""
+
+    pending: int = 0  # ordered, not yet reserved in a warehouse
+    reserved: int = 0  # reserved, not yet dispatched
+    shipped: int = 0  # dispatched, not yet delivered
+    delivered: int = 0
+    cancelled: int = 0
+    returned: int = 0
+    refunded: int = 0
+
+    def total(self) -> int:
+        return (
+            self.pending
+            + self.reserved
+            + self.shipped
+            + self.delivered
+            + self.cancelled
+            + self.returned
+        )
+
+
+class OrderLine(BaseModel):
+    line_id: str
+    sku: str
+    name: str
+    unit_price_minor: int
+    quantity: int
+    buckets: LineBuckets
+
+    @property
+    def active_quantity(self) -> int:
+        return self.quantity - self.buckets.cancelled
+
+    def move(self, source: str, target: str, quantity: int) -> None:
+        """Move units between buckets; refuses to make any bucket negative."""
+        have = getattr(self.buckets, source)
+        if quantity < 0 or quantity > have:
+            raise ValueError(
+                f"line {self.line_id}: cannot move {quantity} from {source} (has {have})"
+            )
+        setattr(self.buckets, source, have - quantity)
+        setattr(self.buckets, target, getattr(self.buckets, target) + quantity)
+
+
+class OrderInput(BaseModel):
+    """Everything an order workflow starts from, including the snapshot of its flow."""
+
+    order_id: str
+    customer_id: str
+    order_type: str
+    currency: str
+    lines: list[PricedLine]
+    shipping_address: Address
+    payment_token: str
+    placed_at: datetime
+    flow: FlowDefinition
+
+
+class AllocatedLine(BaseModel):
+    line_id: str
+    sku: str
+    quantity: int
+
+
+class Allocation(BaseModel):
+    """Stock reserved in one warehouse; becomes one shipment."""
+
+    reservation_id: str
+    warehouse: str
+    lines: list[AllocatedLine]
+
+
+class Payment(BaseModel):
+    authorization_id: str | None = None
+    authorized_minor: int = 0
+    captured_minor: int = 0
+    refunded_minor: int = 0
+    voided: bool = False
+
+
+class Shipment(BaseModel):
+    shipment_id: str
+    warehouse: str
+    lines: list[AllocatedLine]
+    status: ShipmentStatus = ShipmentStatus.PENDING
+    tracking_number: str | None = None
+    captured_minor: int = 0
+
+    @property
+    def has_left(self) -> bool:
+        """The goods are out of the warehouse: dispatched, in transit or delivered."""
+        return self.status in (
+            ShipmentStatus.DISPATCHED,
+            ShipmentStatus.IN_TRANSIT,
+            ShipmentStatus.DELIVERED,
+        )
+
+
+class Totals(BaseModel):
+    currency: str
+    subtotal_minor: int
+    cancelled_minor: int
+    total_minor: int
+    authorized_minor: int
+    captured_minor: int
+    refunded_minor: int
+
+
+class OrderView(BaseModel):
+    order_id: str
+    customer_id: str
+    order_type: str
+    flow: FlowRef
+    status: OrderStatus
+    financial_status: FinancialStatus
+    fulfillment_status: FulfillmentStatus
+    current_step: str | None
+    lines: list[OrderLine]
+    shipments: list[Shipment]
+    totals: Totals
+    shipping_address: Address
+    cancel_reason: CancelReason | None = None
+    failure: str | None = None
+    placed_at: datetime
+    updated_at: datetime
+
+
+class Order(BaseModel):
+    """The live state of one order, owned by its workflow."""
+
+    order_id: str
+    customer_id: str
+    order_type: str
+    flow: FlowRef
+    currency: str
+    lines: list[OrderLine]
+    shipping_address: Address
+    placed_at: datetime
+    updated_at: datetime
+    current_step: str | None = None
+    current_stage: str | None = None
+    payment: Payment = Field(default_factory=Payment)
+    allocations: list[Allocation] = Field(default_factory=list)
+    shipments: list[Shipment] = Field(default_factory=list)
+    outcome: OrderStatus | None = None
+    cancel_reason: CancelReason | None = None
+    failure: str | None = None
+
+    @classmethod
+    def place(cls, order: OrderInput) -> Order:
+        return cls(
+            order_id=order.order_id,
+            customer_id=order.customer_id,
+            order_type=order.order_type,
+            flow=order.flow.ref,
+            currency=order.currency,
+            lines=[
+                OrderLine(
+                    line_id=line.line_id,
+                    sku=line.sku,
+                    name=line.name,
+                    unit_price_minor=line.unit_price_minor,
+                    quantity=line.quantity,
+                    buckets=LineBuckets(pending=line.quantity),
+                )
+                for line in order.lines
+            ],
+            shipping_address=order.shipping_address,
+            placed_at=order.placed_at,
+            updated_at=order.placed_at,
+        )
+
+    def line(self, line_id: str) -> OrderLine:
+        for line in self.lines:
+            if line.line_id == line_id:
+                return line
+        raise KeyError(line_id)
+
+    def shipment(self, shipment_id: str) -> Shipment:
+        for shipment in self.shipments:
+            if shipment.shipment_id == shipment_id:
+                return shipment
+        raise KeyError(shipment_id)
+
+    @property
+    def subtotal_minor(self) -> int:
+        return sum(line.unit_price_minor * line.quantity for line in self.lines)
+
+    @property
+    def cancelled_minor(self) -> int:
+        return sum(line.unit_price_minor * line.buckets.cancelled for line in self.lines)
+
+    @property
+    def total_minor(self) -> int:
+        """What the customer owes for the lines still on the order."""
+        return self.subtotal_minor - self.cancelled_minor
+
+    def amount_for(self, lines: list[AllocatedLine]) -> int:
+        return sum(self.line(item.line_id).unit_price_minor * item.quantity for item in lines)
+
+    def reserve(self, allocations: list[Allocation]) -> None:
+        self.allocations = allocations
+        for allocation in allocations:
+            for item in allocation.lines:
+                self.line(item.line_id).move("pending", "reserved", item.quantity)
+
+    def release(self, allocation: Allocation) -> None:
+        """Units of an allocation that never left go back to waiting for stock."""
+        for item in allocation.lines:
+            line = self.line(item.line_id)
+            line.move("reserved", "pending", min(item.quantity, line.buckets.reserved))
+
+    def progress_shipment(
+        self, shipment_id: str, status: ShipmentStatus, captured_minor: int
+    ) -> bool:
+        """Apply a shipment's progress; False when it is old news (shipment events only
+        move forward, so a repeated or late report changes nothing)."""
+        shipment = self.shipment(shipment_id)
+        if captured_minor > shipment.captured_minor:
+            self.payment.captured_minor += captured_minor - shipment.captured_minor
+            shipment.captured_minor = captured_minor
+        if status not in SHIPMENT_PROGRESS or shipment.status not in SHIPMENT_PROGRESS:
+            return False
+        if SHIPMENT_PROGRESS.index(status) <= SHIPMENT_PROGRESS.index(shipment.status):
+            return False
+        dispatched = SHIPMENT_PROGRESS.index(ShipmentStatus.DISPATCHED)
+        if SHIPMENT_PROGRESS.index(shipment.status) < dispatched <= SHIPMENT_PROGRESS.index(status):
+            for item in shipment.lines:
+                self.line(item.line_id).move("reserved", "shipped", item.quantity)
+        if status == ShipmentStatus.DELIVERED:
+            for item in shipment.lines:
+                self.line(item.line_id).move("shipped", "delivered", item.quantity)
+        shipment.status = status
+        return True
+
+    def view(self) -> OrderView:
+        from domain.status import financial_status, fulfillment_status, order_status
+
+        return OrderView(
+            order_id=self.order_id,
+            customer_id=self.customer_id,
+            order_type=self.order_type,
+            flow=self.flow,
+            status=order_status(self),
+            financial_status=financial_status(self),
+            fulfillment_status=fulfillment_status(self),
+            current_step=self.current_step,
+            lines=self.lines,
+            shipments=self.shipments,
+            totals=Totals(
+                currency=self.currency,
+                subtotal_minor=self.subtotal_minor,
+                cancelled_minor=self.cancelled_minor,
+                total_minor=self.total_minor,
+                authorized_minor=self.payment.authorized_minor,
+                captured_minor=self.payment.captured_minor,
+                refunded_minor=self.payment.refunded_minor,
+            ),
+            shipping_address=self.shipping_address,
+            cancel_reason=self.cancel_reason,
+            failure=self.failure,
+            placed_at=self.placed_at,
+            updated_at=self.updated_at,
+        )

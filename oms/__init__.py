@@ -1,0 +1,1 @@
+"""Process-level wiring shared by the API, the worker and the launcher: settings and the CLI."""

@@ -1,0 +1,91 @@
+"""Settings, read once from `OMS_*` environment variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROLES = ("operator", "customer", "carrier")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling the API: an operator, a carrier, or one customer."""
+
+    role: str
+    customer_id: str | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    api_url: str | None = None  # how others (the simulated carrier) reach the API
+    temporal_port: int = Field(7233, ge=1, le=65535)
+    ui_port: int = Field(8233, ge=1, le=65535)
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    task_queue: str = "orders"
+    data_dir: Path = Path(".data")
+    database_url: str | None = None
+    carrier_delay_s: float = Field(5.0, ge=0)
+    carrier: str = "simulated"  # "simulated" runs the sandbox carrier inside the API process
+    api_keys: str = ""
+    fraud_review_score: int = Field(60, ge=0, le=100)
+    fraud_block_score: int = Field(90, ge=0, le=100)
+    flaky_failures: int = Field(2, ge=0, le=10)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_parse(cls, value: str) -> str:
+        parse_api_keys(value)
+        return value
+
+    @property
+    def resolved_temporal_address(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'oms.db').resolve()}"
+
+    @property
+    def resolved_api_url(self) -> str:
+        return self.api_url or f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def principals(self) -> dict[str, Principal]:
+        return parse_api_keys(self.api_keys)
+
+
+def parse_api_keys(value: str) -> dict[str, Principal]:
+    """`key:role` or `key:customer:customer_id`, comma-separated."""
+    keys: dict[str, Principal] = {}
+    for raw in filter(None, (part.strip() for part in value.split(","))):
+        parts = raw.split(":")
+        if len(parts) == 2 and parts[1] in ("operator", "carrier"):
+            keys[parts[0]] = Principal(parts[1])
+        elif len(parts) == 3 and parts[1] == "customer" and parts[2]:
+            keys[parts[0]] = Principal("customer", parts[2])
+        else:
+            raise ValueError(
+                f"OMS_API_KEYS entry {parts[0]!r}: expected key:operator, key:carrier "
+                "or key:customer:<customer_id>"
+            )
+        if len(parts[0]) < 8:
+            raise ValueError(f"OMS_API_KEYS entry {parts[0]!r}: keys need at least 8 characters")
+    return keys
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,115 @@
+"""Engines and sessions. One async engine per process; SQLite tuned for concurrent writers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+def async_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def sync_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername == "sqlite+aiosqlite":
+        parsed = parsed.set(drivername="sqlite")
+    elif parsed.drivername in (
+        "postgresql",
+        "postgres",
+        "postgresql+psycopg2",
+        "postgresql+asyncpg",
+    ):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _tune_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001
+    # WAL lets the API read while the worker writes; busy_timeout makes writers queue
+    # instead of failing with "database is locked". The driver's own transaction
+    # handling is switched off so that `_begin_immediate` decides how a transaction starts.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _begin_immediate(connection) -> None:  # noqa: ANN001
+    # A deferred SQLite transaction that reads and then writes fails at once with
+    # SQLITE_BUSY when another process wrote in between; taking the write lock up
+    # front makes writers wait their turn (busy_timeout) instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _begin_deferred(connection) -> None:  # noqa: ANN001
+    connection.exec_driver_sql("BEGIN")
+
+
+def tune(engine_sync, *, writer: bool = True) -> None:  # noqa: ANN001
+    if engine_sync.dialect.name == "sqlite":
+        event.listen(engine_sync, "connect", _tune_sqlite)
+        event.listen(engine_sync, "begin", _begin_immediate if writer else _begin_deferred)
+
+
+def create_engine(url: str, *, writer: bool = True) -> AsyncEngine:
+    if is_sqlite(url):
+        engine = create_async_engine(async_url(url))
+    else:
+        engine = create_async_engine(
+            async_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True
+        )
+    tune(engine.sync_engine, writer=writer)
+    return engine
+
+
+class Store:
+    """The process's database handle: an engine and its session factory."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite readers get their own engine so that reads never queue behind writers.
+        self.reader = create_engine(url, writer=False) if is_sqlite(url) else self.engine
+        self.reader_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction: committed on success, rolled back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.reader_sessions() as session:
+            yield session
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        if self.reader is not self.engine:
+            await self.reader.dispose()

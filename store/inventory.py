@@ -1,0 +1,187 @@
+"""Stock reservations per warehouse, idempotent by reservation id.
+
+Stock never goes negative: every decrement is a conditional UPDATE (`available >= n`)
+inside one transaction, so two orders racing for the last unit cannot both win.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from domain.orders import AllocatedLine, Allocation
+from store.db import Store
+from store.tables import Reservation, StockLevel, Warehouse
+
+
+class OutOfStock(Exception):
+    def __init__(self, shortages: dict[str, int]) -> None:
+        self.shortages = shortages
+        detail = ", ".join(f"{sku} short by {n}" for sku, n in sorted(shortages.items()))
+        super().__init__(f"not enough stock: {detail}")
+
+
+class _Raced(Exception):
+    """Stock moved between planning and reserving; plan again."""
+
+
+def plan_allocations(
+    lines: list[AllocatedLine], stock: dict[tuple[str, str], int], warehouses: list[str]
+) -> dict[str, list[AllocatedLine]]:
+    """Fewest shipments first: one warehouse for everything if one can, else line by line
+    from the warehouses in priority order, splitting a line only when no warehouse has it all."""
+    for warehouse in warehouses:
+        if all(stock.get((line.sku, warehouse), 0) >= line.quantity for line in lines):
+            return {warehouse: list(lines)}
+    plan: dict[str, list[AllocatedLine]] = {}
+    left = dict(stock)
+    shortages: dict[str, int] = {}
+    for line in lines:
+        whole = next((w for w in warehouses if left.get((line.sku, w), 0) >= line.quantity), None)
+        takes = [(whole, line.quantity)] if whole else []
+        if not whole:
+            needed = line.quantity
+            for warehouse in warehouses:
+                take = min(needed, left.get((line.sku, warehouse), 0))
+                if take:
+                    takes.append((warehouse, take))
+                    needed -= take
+            if needed:
+                shortages[line.sku] = shortages.get(line.sku, 0) + needed
+                continue
+        for warehouse, take in takes:
+            left[(line.sku, warehouse)] -= take
+            plan.setdefault(warehouse, []).append(
+                AllocatedLine(line_id=line.line_id, sku=line.sku, quantity=take)
+            )
+    if shortages:
+        raise OutOfStock(shortages)
+    return plan
+
+
+async def reserve(
+    store: Store, order_id: str, reservation_id: str, lines: list[AllocatedLine]
+) -> list[Allocation]:
+    """Reserve every line or nothing. Asking again with the same id returns the same
+    allocations without touching stock."""
+    for _ in range(5):
+        existing = await reserved(store, reservation_id, lines)
+        if existing is not None:
+            return existing
+        try:
+            return await _reserve_once(store, order_id, reservation_id, lines)
+        except (_Raced, IntegrityError):
+            continue
+    raise RuntimeError(f"reservation {reservation_id}: stock kept moving; try again")
+
+
+async def _reserve_once(
+    store: Store, order_id: str, reservation_id: str, lines: list[AllocatedLine]
+) -> list[Allocation]:
+    skus = {line.sku for line in lines}
+    async with store.transaction() as session:
+        warehouses = list(
+            (await session.scalars(select(Warehouse.code).order_by(Warehouse.priority))).all()
+        )
+        levels = await session.scalars(select(StockLevel).where(StockLevel.sku.in_(skus)))
+        stock = {(level.sku, level.warehouse): level.available for level in levels}
+        plan = plan_allocations(lines, stock, warehouses)
+        now = datetime.now(UTC)
+        for warehouse, items in plan.items():
+            for item in items:
+                taken = await session.execute(
+                    update(StockLevel)
+                    .where(
+                        StockLevel.sku == item.sku,
+                        StockLevel.warehouse == warehouse,
+                        StockLevel.available >= item.quantity,
+                    )
+                    .values(available=StockLevel.available - item.quantity)
+                )
+                if taken.rowcount != 1:
+                    raise _Raced()
+            for sku, quantity in _per_sku(items).items():
+                session.add(
+                    Reservation(
+                        reservation_id=reservation_id,
+                        sku=sku,
+                        warehouse=warehouse,
+                        order_id=order_id,
+                        quantity=quantity,
+                        released=0,
+                        created_at=now,
+                    )
+                )
+    return [
+        Allocation(reservation_id=reservation_id, warehouse=warehouse, lines=items)
+        for warehouse, items in plan.items()
+    ]
+
+
+def _per_sku(items: list[AllocatedLine]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for item in items:
+        totals[item.sku] = totals.get(item.sku, 0) + item.quantity
+    return totals
+
+
+async def reserved(
+    store: Store, reservation_id: str, lines: list[AllocatedLine]
+) -> list[Allocation] | None:
+    """The allocations an earlier call made under this id, or None."""
+    async with store.read() as session:
+        rows = (
+            await session.scalars(
+                select(Reservation).where(Reservation.reservation_id == reservation_id)
+            )
+        ).all()
+    if not rows:
+        return None
+    # Rebuild the per-line split from per-SKU rows, in warehouse priority of the rows.
+    remaining = {(row.sku, row.warehouse): row.quantity for row in rows}
+    plan: dict[str, list[AllocatedLine]] = {}
+    for line in lines:
+        needed = line.quantity
+        for (sku, warehouse), quantity in remaining.items():
+            if sku != line.sku or not quantity or not needed:
+                continue
+            take = min(needed, quantity)
+            remaining[(sku, warehouse)] -= take
+            needed -= take
+            plan.setdefault(warehouse, []).append(
+                AllocatedLine(line_id=line.line_id, sku=sku, quantity=take)
+            )
+    return [
+        Allocation(reservation_id=reservation_id, warehouse=warehouse, lines=items)
+        for warehouse, items in plan.items()
+    ]
+
+
+async def release(store: Store, reservation_id: str, warehouse: str | None = None) -> int:
+    """Give back every unit the reservation still holds (in one warehouse, or all).
+    A repeated release finds nothing held and changes nothing. Returns units given back."""
+    given = 0
+    async with store.transaction() as session:
+        query = select(Reservation).where(Reservation.reservation_id == reservation_id)
+        if warehouse is not None:
+            query = query.where(Reservation.warehouse == warehouse)
+        for row in (await session.scalars(query)).all():
+            give_back = row.quantity - row.released
+            if give_back <= 0:
+                continue
+            row.released = row.quantity
+            given += give_back
+            await session.execute(
+                update(StockLevel)
+                .where(StockLevel.sku == row.sku, StockLevel.warehouse == row.warehouse)
+                .values(available=StockLevel.available + give_back)
+            )
+    return given
+
+
+async def available(store: Store, sku: str) -> dict[str, int]:
+    async with store.read() as session:
+        rows = await session.scalars(select(StockLevel).where(StockLevel.sku == sku))
+        return {row.warehouse: row.available for row in rows}

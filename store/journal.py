@@ -1,0 +1,43 @@
+"""The journal: every order's past-tense events, unique by (order_id, seq).
+
+Appends are idempotent: a retried batch inserts nothing it already wrote.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from domain.events import JournalEvent
+from store.db import Store
+from store.tables import OrderEvent
+
+
+async def append(store: Store, events: list[JournalEvent]) -> None:
+    if not events:
+        return
+    insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
+    rows = [event.model_dump(mode="python") for event in events]
+    async with store.transaction() as session:
+        await session.execute(insert(OrderEvent).values(rows).on_conflict_do_nothing())
+
+
+async def read(store: Store, order_id: str, after_seq: int = 0) -> list[JournalEvent]:
+    async with store.read() as session:
+        rows = await session.scalars(
+            select(OrderEvent)
+            .where(OrderEvent.order_id == order_id, OrderEvent.seq > after_seq)
+            .order_by(OrderEvent.seq)
+        )
+        return [
+            JournalEvent(
+                order_id=row.order_id,
+                seq=row.seq,
+                type=row.type,
+                at=row.at,
+                actor=row.actor,
+                reason=row.reason,
+                data=row.data,
+            )
+            for row in rows
+        ]

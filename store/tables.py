@@ -1,0 +1,145 @@
+"""The store's tables. Alembic migrations in `store/migrations` create them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CatalogItem(Base):
+    __tablename__ = "catalog_items"
+
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    price_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class Warehouse(Base):
+    __tablename__ = "warehouses"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StockLevel(Base):
+    __tablename__ = "stock_levels"
+    __table_args__ = (CheckConstraint("available >= 0", name="stock_not_negative"),)
+
+    sku: Mapped[str] = mapped_column(ForeignKey("catalog_items.sku"), primary_key=True)
+    warehouse: Mapped[str] = mapped_column(ForeignKey("warehouses.code"), primary_key=True)
+    available: Mapped[int] = mapped_column(Integer)
+
+
+class Reservation(Base):
+    """One reserved quantity of one SKU in one warehouse; `released` once given back."""
+
+    __tablename__ = "reservations"
+
+    reservation_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    warehouse: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    released: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Order(Base):
+    """The API's record of an accepted order: who owns it and which key created it."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("owner", "idempotency_key", name="orders_idempotency"),)
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    order_type: Mapped[str] = mapped_column(String(40))
+    owner: Mapped[str] = mapped_column(String(80))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OrderEvent(Base):
+    __tablename__ = "order_events"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    data: Mapped[dict] = mapped_column(JSON)
+
+
+class PaymentAuthorization(Base):
+    """The sandbox gateway's view of one authorization and the money moved against it."""
+
+    __tablename__ = "payment_authorizations"
+
+    authorization_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    token: Mapped[str] = mapped_column(String(80))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    captured_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(20))  # authorized | voided | captured
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PaymentOperation(Base):
+    """The ledger: one row per gateway request, keyed by its idempotency key."""
+
+    __tablename__ = "payment_operations"
+
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # authorize | capture | void | refund
+    request_hash: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    authorization_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    outcome: Mapped[str] = mapped_column(String(20))  # succeeded | declined
+    response: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GatewayAttempt(Base):
+    """How often the sandbox gateway has seen a key; drives `tok_flaky`'s transient failures."""
+
+    __tablename__ = "gateway_attempts"
+
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+
+
+class CarrierShipment(Base):
+    """The carrier's side of a booked shipment; the simulated carrier advances these rows."""
+
+    __tablename__ = "carrier_shipments"
+
+    shipment_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    warehouse: Mapped[str] = mapped_column(String(32))
+    tracking_number: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))  # booked | dispatched | delivered | cancelled
+    next_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,189 @@
+"""Real parts for the tests: a Temporal dev server, SQLite and PostgreSQL stores, the worker
+and the API over real HTTP, all on free ports so they run beside `make run`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.sandbox_gateway import SandboxGateway
+from api.main import create_app
+from oms.settings import Settings
+from store.catalog import seed_catalog
+from store.db import Store
+from store.migrate import upgrade
+from workers.main import build_worker
+from workflows import search_attributes
+
+VENV_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
+TEMPORAL = shutil.which("temporal", path=str(VENV_BIN)) or shutil.which("temporal")
+PG_ADMIN_URL = os.environ.get(
+    "OMS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+OPERATOR_KEY = "test-operator-key"
+CUSTOMER_KEY = "test-customer-key"
+OTHER_CUSTOMER_KEY = "test-other-customer-key"
+CARRIER_KEY = "test-carrier-key"
+API_KEYS = (
+    f"{OPERATOR_KEY}:operator,{CUSTOMER_KEY}:customer:cus_alice,"
+    f"{OTHER_CUSTOMER_KEY}:customer:cus_bob,{CARRIER_KEY}:carrier"
+)
+
+STORE_BACKENDS_RUN: set[str] = set()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def postgres_answers() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=TEMPORAL,
+        data_converter=pydantic_data_converter,
+        search_attributes=search_attributes.ALL,
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "system.forceSearchAttributesCacheRefreshOnRead=true",
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
+async def new_store(url: str) -> Store:
+    await asyncio.to_thread(upgrade, url)
+    store = Store(url)
+    await seed_catalog(store)
+    return store
+
+
+@pytest.fixture(scope="session")
+async def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('store') / 'oms.db'}"
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh database on the local PostgreSQL, dropped afterwards."""
+    if not postgres_answers():
+        pytest.skip("PostgreSQL does not answer at 127.0.0.1:5432")
+    name = f"oms_test_{uuid.uuid4().hex[:10]}"
+    admin = PG_ADMIN_URL.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+async def any_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """The store on each backend the machine has; the summary says which ran."""
+    url = request.getfixturevalue(f"{request.param}_url")
+    store = await new_store(url)
+    STORE_BACKENDS_RUN.add(request.param)
+    yield store
+    await store.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    ran = ", ".join(sorted(STORE_BACKENDS_RUN)) or "none"
+    terminalreporter.write_line(f"store tests ran against: {ran}")
+
+
+@dataclass
+class Stack:
+    """A running OMS: API over real HTTP, a worker, a store and the Temporal client."""
+
+    settings: Settings
+    client: Client
+    store: Store
+    gateway: SandboxGateway
+    base_url: str
+
+    def http(self, key: str | None = OPERATOR_KEY) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30)
+
+
+def stack_settings(database_url: str, temporal_address: str, **overrides) -> Settings:  # noqa: ANN003
+    port = free_port()
+    values = {
+        "api_port": port,
+        "database_url": database_url,
+        "temporal_address": temporal_address,
+        "task_queue": f"orders-{uuid.uuid4().hex[:8]}",
+        "carrier_delay_s": 0.3,
+        "api_keys": API_KEYS,
+    } | overrides
+    return Settings(**values)
+
+
+@contextlib.asynccontextmanager
+async def serve_api(settings: Settings) -> AsyncIterator[str]:
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=settings.api_port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{settings.api_port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    temporal_env: WorkflowEnvironment, database_url: str, *, worker: bool = True, **overrides
+) -> AsyncIterator[Stack]:
+    settings = stack_settings(
+        database_url, temporal_env.client.service_client.config.target_host, **overrides
+    )
+    store = await new_store(database_url)
+    client = temporal_env.client
+    async with serve_api(settings) as base_url:
+        stack = Stack(settings, client, store, SandboxGateway(store), base_url)
+        if worker:
+            async with build_worker(client, store, settings):
+                yield stack
+        else:
+            yield stack
+    await store.close()
+
+
+@pytest.fixture(scope="session")
+async def stack(temporal_env: WorkflowEnvironment, sqlite_url: str) -> AsyncIterator[Stack]:
+    async with running_stack(temporal_env, sqlite_url) as running:
+        yield running

@@ -1,0 +1,1 @@
+"""Wiring: build the worker that runs the order workflows and their activities."""

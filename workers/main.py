@@ -1,0 +1,81 @@
+"""The worker process: one Temporal client, one store, the workflows and their activities."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.inventory import InventoryActivities
+from activities.journal import JournalActivities
+from activities.payments import PaymentActivities
+from activities.shipping import ShippingActivities
+from adapters.carrier import SimulatedCarrier
+from adapters.sandbox_gateway import SandboxGateway
+from oms.settings import Settings, get_settings
+from store.db import Store
+from workflows.order import OrderWorkflow
+from workflows.shipment import ShipmentWorkflow
+
+log = logging.getLogger("oms.worker")
+
+
+def build_worker(client: Client, store: Store, settings: Settings) -> Worker:
+    payments = PaymentActivities(SandboxGateway(store, flaky_failures=settings.flaky_failures))
+    inventory = InventoryActivities(store)
+    shipping = ShippingActivities(SimulatedCarrier(store, settings.carrier_delay_s))
+    journal = JournalActivities(store)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[OrderWorkflow, ShipmentWorkflow],
+        activities=[
+            payments.assess_fraud_risk,
+            payments.authorize_payment,
+            payments.capture_payment,
+            payments.void_payment,
+            payments.refund_payment,
+            inventory.reserve_inventory,
+            inventory.release_inventory,
+            shipping.book_shipment,
+            journal.append_events,
+        ],
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.resolved_temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+async def serve(settings: Settings) -> None:
+    client = await connect(settings)
+    store = Store(settings.resolved_database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with build_worker(client, store, settings):
+            log.info(
+                "worker polling %s on %s", settings.task_queue, settings.resolved_temporal_address
+            )
+            await stop.wait()
+    finally:
+        await store.close()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(serve(get_settings()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Deterministic orchestration: the order workflow (a flow interpreter) and its children."""
