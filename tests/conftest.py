@@ -9,7 +9,7 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,7 +166,12 @@ async def serve_api(settings: Settings) -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    temporal_env: WorkflowEnvironment, database_url: str, *, worker: bool = True, **overrides
+    temporal_env: WorkflowEnvironment,
+    database_url: str,
+    *,
+    worker: bool = True,
+    make_gateway: Callable[[Store], SandboxGateway] = SandboxGateway,
+    **overrides,
 ) -> AsyncIterator[Stack]:
     settings = stack_settings(
         database_url, temporal_env.client.service_client.config.target_host, **overrides
@@ -174,9 +179,10 @@ async def running_stack(
     store = await new_store(database_url)
     client = temporal_env.client
     async with serve_api(settings) as base_url:
-        stack = Stack(settings, client, store, SandboxGateway(store), base_url)
+        gateway = make_gateway(store)
+        stack = Stack(settings, client, store, gateway, base_url)
         if worker:
-            async with build_worker(client, store, settings):
+            async with build_worker(client, store, settings, gateway):
                 yield stack
         else:
             yield stack

@@ -15,6 +15,7 @@ from activities.journal import JournalActivities
 from activities.payments import PaymentActivities
 from activities.shipping import ShippingActivities
 from adapters.carrier import SimulatedCarrier
+from adapters.payments import PaymentGateway
 from adapters.sandbox_gateway import SandboxGateway
 from oms.settings import Settings, get_settings
 from store.db import Store
@@ -24,8 +25,11 @@ from workflows.shipment import ShipmentWorkflow
 log = logging.getLogger("oms.worker")
 
 
-def build_worker(client: Client, store: Store, settings: Settings) -> Worker:
-    payments = PaymentActivities(SandboxGateway(store, flaky_failures=settings.flaky_failures))
+def build_worker(
+    client: Client, store: Store, settings: Settings, gateway: PaymentGateway | None = None
+) -> Worker:
+    gateway = gateway or SandboxGateway(store, flaky_failures=settings.flaky_failures)
+    payments = PaymentActivities(gateway)
     inventory = InventoryActivities(store)
     shipping = ShippingActivities(SimulatedCarrier(store, settings.carrier_delay_s))
     journal = JournalActivities(store)
