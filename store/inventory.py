@@ -32,8 +32,10 @@ def plan_allocations(
 ) -> dict[str, list[AllocatedLine]]:
     """Fewest shipments first: one warehouse for everything if one can, else line by line
     from the warehouses in priority order, splitting a line only when no warehouse has it all."""
+    # Sum per SKU: several lines of one SKU must fit together, not each on its own.
+    wanted = _per_sku(lines)
     for warehouse in warehouses:
-        if all(stock.get((line.sku, warehouse), 0) >= line.quantity for line in lines):
+        if all(stock.get((sku, warehouse), 0) >= n for sku, n in wanted.items()):
             return {warehouse: list(lines)}
     plan: dict[str, list[AllocatedLine]] = {}
     left = dict(stock)
@@ -137,22 +139,15 @@ async def reserved(
                 select(Reservation).where(Reservation.reservation_id == reservation_id)
             )
         ).all()
-    if not rows:
-        return None
-    # Rebuild the per-line split from per-SKU rows, in warehouse priority of the rows.
-    remaining = {(row.sku, row.warehouse): row.quantity for row in rows}
-    plan: dict[str, list[AllocatedLine]] = {}
-    for line in lines:
-        needed = line.quantity
-        for (sku, warehouse), quantity in remaining.items():
-            if sku != line.sku or not quantity or not needed:
-                continue
-            take = min(needed, quantity)
-            remaining[(sku, warehouse)] -= take
-            needed -= take
-            plan.setdefault(warehouse, []).append(
-                AllocatedLine(line_id=line.line_id, sku=sku, quantity=take)
-            )
+        if not rows:
+            return None
+        warehouses = list(
+            (await session.scalars(select(Warehouse.code).order_by(Warehouse.priority))).all()
+        )
+    # Planning the same lines over exactly the reserved quantities reproduces the first
+    # plan's line-to-warehouse split; the rows alone only keep totals per SKU and warehouse.
+    held = {(row.sku, row.warehouse): row.quantity for row in rows}
+    plan = plan_allocations(lines, held, warehouses)
     return [
         Allocation(reservation_id=reservation_id, warehouse=warehouse, lines=items)
         for warehouse, items in plan.items()

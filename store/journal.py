@@ -5,6 +5,8 @@ Appends are idempotent: a retried batch inserts nothing it already wrote.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -17,7 +19,7 @@ async def append(store: Store, events: list[JournalEvent]) -> None:
     if not events:
         return
     insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
-    rows = [event.model_dump(mode="python") for event in events]
+    rows = [event.model_dump(mode="python") | {"at": _utc(event.at)} for event in events]
     async with store.transaction() as session:
         await session.execute(insert(OrderEvent).values(rows).on_conflict_do_nothing())
 
@@ -34,10 +36,16 @@ async def read(store: Store, order_id: str, after_seq: int = 0) -> list[JournalE
                 order_id=row.order_id,
                 seq=row.seq,
                 type=row.type,
-                at=row.at,
+                at=_utc(row.at),
                 actor=row.actor,
                 reason=row.reason,
                 data=row.data,
             )
             for row in rows
         ]
+
+
+def _utc(at: datetime) -> datetime:
+    # SQLite drops the offset without converting, so events are written in UTC and a naive
+    # value (SQLite's, or a caller's) is taken as UTC.
+    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)

@@ -9,7 +9,7 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,12 +85,12 @@ async def new_store(url: str) -> Store:
 
 
 @pytest.fixture(scope="session")
-async def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('store') / 'oms.db'}"
 
 
 @pytest.fixture(scope="session")
-async def postgres_url() -> AsyncIterator[str]:
+def postgresql_url() -> Iterator[str]:
     """A fresh database on the local PostgreSQL, dropped afterwards."""
     if not postgres_answers():
         pytest.skip("PostgreSQL does not answer at 127.0.0.1:5432")
@@ -105,7 +105,8 @@ async def postgres_url() -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 async def any_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    """The store on each backend the machine has; the summary says which ran."""
+    """The store on each backend the machine has; the summary says which ran.
+    The URL fixtures are synchronous so that `getfixturevalue` works inside the loop."""
     url = request.getfixturevalue(f"{request.param}_url")
     store = await new_store(url)
     STORE_BACKENDS_RUN.add(request.param)
