@@ -22,6 +22,13 @@ class ReleaseRequest(BaseModel):
     warehouse: str | None = None
 
 
+class PartialReleaseRequest(BaseModel):
+    release_id: str
+    reservation_id: str
+    warehouse: str
+    lines: list[AllocatedLine]
+
+
 class InventoryActivities:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -40,3 +47,9 @@ class InventoryActivities:
     @activity.defn
     async def release_inventory(self, request: ReleaseRequest) -> int:
         return await inventory.release(self.store, request.reservation_id, request.warehouse)
+
+    @activity.defn
+    async def release_inventory_units(self, request: PartialReleaseRequest) -> bool:
+        return await inventory.release_units(
+            self.store, request.release_id, request.reservation_id, request.warehouse, request.lines
+        )

@@ -30,3 +30,8 @@ class ShippingActivities:
             address=request.address,
             lines=request.lines,
         )
+
+    @activity.defn
+    async def cancel_shipment(self, shipment_id: str) -> bool:
+        """Tell the carrier not to pick the shipment up; False if it already left."""
+        return await self.carrier.cancel(shipment_id)

@@ -42,6 +42,8 @@ class Carrier(Protocol):
         lines: list[AllocatedLine],
     ) -> Booking: ...
 
+    async def cancel(self, shipment_id: str) -> bool: ...
+
 
 def _utc(moment: datetime) -> datetime:
     # SQLite hands timestamps back without their zone; every timestamp here is UTC.
@@ -80,6 +82,17 @@ class SimulatedCarrier:
                 )
                 session.add(row)
             return Booking(shipment_id=shipment_id, tracking_number=row.tracking_number)
+
+    async def cancel(self, shipment_id: str) -> bool:
+        async with self.store.transaction() as session:
+            row = await session.get(CarrierShipment, shipment_id)
+            if row is None or row.status == "cancelled":
+                return True
+            if row.status != "booked":
+                return False
+            row.status = "cancelled"
+            row.next_event_at = None
+            return True
 
 
 class CarrierSimulator:

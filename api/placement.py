@@ -21,7 +21,9 @@ def invalid(loc: tuple[Any, ...], message: str, value: Any = None) -> RequestVal
     )
 
 
-async def price_order(store: Store, order_id: str, body: OrderCreate) -> OrderInput:
+async def price_order(
+    store: Store, order_id: str, body: OrderCreate, review_sla_s: int
+) -> OrderInput:
     flow = flows.flow_for(body.order_type)
     if flow is None:
         known = ", ".join(sorted(flows.builtin_flows()))
@@ -62,4 +64,5 @@ async def price_order(store: Store, order_id: str, body: OrderCreate) -> OrderIn
         payment_token=body.payment.token,
         placed_at=datetime.now(UTC),
         flow=flow,
+        review_sla_s=review_sla_s,
     )

@@ -44,11 +44,18 @@ STEP_SPECS: dict[str, StepSpec] = {
             description="authorize the order total",
         ),
         StepSpec(
+            "capture_payment",
+            "processing",
+            compensation="refund_payment",
+            requires=("authorize_payment",),
+            description="capture the whole order now",
+        ),
+        StepSpec(
             "fulfill_shipments",
             "fulfillment",
             compensation="cancel_shipments",
             requires=("reserve_inventory", "authorize_payment"),
-            description="one shipment per allocation; capture on dispatch",
+            description="one shipment per allocation; capture on dispatch unless captured",
         ),
     )
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -57,6 +58,14 @@ class CancelReason(StrEnum):
     STAFF = "STAFF"
     OTHER = "OTHER"
     PAYMENT_DECLINED = "PAYMENT_DECLINED"
+
+
+class HoldReason(StrEnum):
+    HIGH_RISK_OF_FRAUD = "HIGH_RISK_OF_FRAUD"
+    INCORRECT_ADDRESS = "INCORRECT_ADDRESS"
+    INVENTORY_OUT_OF_STOCK = "INVENTORY_OUT_OF_STOCK"
+    AWAITING_PAYMENT = "AWAITING_PAYMENT"
+    OTHER = "OTHER"
 
 
 class ShipmentStatus(StrEnum):
@@ -157,6 +166,7 @@ class OrderInput(BaseModel):
     payment_token: str
     placed_at: datetime
     flow: FlowDefinition
+    review_sla_s: int = Field(48 * 3600, gt=0, description="escalate, then auto-cancel, after")
 
 
 class AllocatedLine(BaseModel):
@@ -184,6 +194,7 @@ class Payment(BaseModel):
 class Shipment(BaseModel):
     shipment_id: str
     warehouse: str
+    reservation_id: str | None = None
     lines: list[AllocatedLine]
     status: ShipmentStatus = ShipmentStatus.PENDING
     tracking_number: str | None = None
@@ -197,6 +208,24 @@ class Shipment(BaseModel):
             ShipmentStatus.IN_TRANSIT,
             ShipmentStatus.DELIVERED,
         )
+
+
+class Hold(BaseModel):
+    reason: HoldReason
+    note: str | None = None
+    actor: str
+    at: datetime
+
+
+class Review(BaseModel):
+    """Why an order waits for a human, since when, and whether its SLA has run out."""
+
+    step: str
+    reason: str
+    kind: Literal["fraud", "declined", "out_of_stock", "step_failed"]
+    since: datetime
+    escalated: bool = False
+    cancel_reason: CancelReason | None = None
 
 
 class Totals(BaseModel):
@@ -224,6 +253,8 @@ class OrderView(BaseModel):
     shipping_address: Address
     cancel_reason: CancelReason | None = None
     failure: str | None = None
+    holds: list[Hold] = Field(default_factory=list)
+    review: Review | None = None
     placed_at: datetime
     updated_at: datetime
 
@@ -248,6 +279,8 @@ class Order(BaseModel):
     outcome: OrderStatus | None = None
     cancel_reason: CancelReason | None = None
     failure: str | None = None
+    holds: list[Hold] = Field(default_factory=list)
+    review: Review | None = None
 
     @classmethod
     def place(cls, order: OrderInput) -> Order:
@@ -307,6 +340,11 @@ class Order(BaseModel):
             for item in allocation.lines:
                 self.line(item.line_id).move("pending", "reserved", item.quantity)
 
+    def cancellable(self, line_id: str) -> int:
+        """Units that have not left a warehouse: the only ones a cancel can take."""
+        buckets = self.line(line_id).buckets
+        return buckets.pending + buckets.reserved
+
     def release(self, allocation: Allocation) -> None:
         """Units of an allocation that never left go back to waiting for stock."""
         for item in allocation.lines:
@@ -362,6 +400,8 @@ class Order(BaseModel):
             shipping_address=self.shipping_address,
             cancel_reason=self.cancel_reason,
             failure=self.failure,
+            holds=self.holds,
+            review=self.review,
             placed_at=self.placed_at,
             updated_at=self.updated_at,
         )

@@ -8,6 +8,10 @@ from domain.orders import FinancialStatus, FulfillmentStatus, Order, OrderStatus
 def order_status(order: Order) -> OrderStatus:
     if order.outcome is not None:
         return order.outcome
+    if order.review is not None:
+        return OrderStatus.NEEDS_REVIEW
+    if order.holds:
+        return OrderStatus.ON_HOLD
     active = sum(line.active_quantity for line in order.lines)
     delivered = sum(line.buckets.delivered + line.buckets.returned for line in order.lines)
     shipped = delivered + sum(line.buckets.shipped for line in order.lines)

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     fraud_review_score: int = Field(60, ge=0, le=100)
     fraud_block_score: int = Field(90, ge=0, le=100)
     flaky_failures: int = Field(2, ge=0, le=10)
+    review_sla_s: int = Field(48 * 3600, gt=0)
 
     @field_validator("api_keys")
     @classmethod

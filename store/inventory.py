@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from domain.orders import AllocatedLine, Allocation
 from store.db import Store
-from store.tables import Reservation, StockLevel, Warehouse
+from store.tables import Reservation, ReservationRelease, StockLevel, Warehouse
 
 
 class OutOfStock(Exception):
@@ -174,6 +174,39 @@ async def release(store: Store, reservation_id: str, warehouse: str | None = Non
                 .values(available=StockLevel.available + give_back)
             )
     return given
+
+
+async def release_units(
+    store: Store, release_id: str, reservation_id: str, warehouse: str, items: list[AllocatedLine]
+) -> bool:
+    """Give back some units of a reservation (a cancelled line). Keyed by `release_id`:
+    a retry finds its release recorded and changes nothing. False when it was a retry."""
+    async with store.transaction() as session:
+        if await session.get(ReservationRelease, release_id) is not None:
+            return False
+        session.add(
+            ReservationRelease(
+                release_id=release_id,
+                reservation_id=reservation_id,
+                warehouse=warehouse,
+                items={"lines": [item.model_dump() for item in items]},
+                created_at=datetime.now(UTC),
+            )
+        )
+        for sku, quantity in _per_sku(items).items():
+            row = await session.get(Reservation, (reservation_id, sku, warehouse))
+            if row is None:
+                continue
+            give_back = min(quantity, row.quantity - row.released)
+            if give_back <= 0:
+                continue
+            row.released += give_back
+            await session.execute(
+                update(StockLevel)
+                .where(StockLevel.sku == sku, StockLevel.warehouse == warehouse)
+                .values(available=StockLevel.available + give_back)
+            )
+    return True
 
 
 async def available(store: Store, sku: str) -> dict[str, int]:

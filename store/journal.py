@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.events import JournalEvent
 from store.db import Store
+from store.projections import project
 from store.tables import OrderEvent
 
 
@@ -19,9 +20,17 @@ async def append(store: Store, events: list[JournalEvent]) -> None:
     if not events:
         return
     insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
-    rows = [event.model_dump(mode="python") | {"at": _utc(event.at)} for event in events]
     async with store.transaction() as session:
-        await session.execute(insert(OrderEvent).values(rows).on_conflict_do_nothing())
+        for order_id in dict.fromkeys(event.order_id for event in events):
+            seen = await session.scalar(
+                select(func.max(OrderEvent.seq)).where(OrderEvent.order_id == order_id)
+            )
+            fresh = [e for e in events if e.order_id == order_id and e.seq > (seen or 0)]
+            if not fresh:
+                continue  # a retried batch: all of it is written already
+            rows = [event.model_dump(mode="python") | {"at": _utc(event.at)} for event in fresh]
+            await session.execute(insert(OrderEvent).values(rows).on_conflict_do_nothing())
+            await project(session, fresh)
 
 
 async def read(store: Store, order_id: str, after_seq: int = 0) -> list[JournalEvent]:

@@ -143,3 +143,28 @@ class CarrierShipment(Base):
     status: Mapped[str] = mapped_column(String(20))  # booked | dispatched | delivered | cancelled
     next_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReservationRelease(Base):
+    """A partial release of a reservation (a cancelled line), keyed so a retry is a no-op."""
+
+    __tablename__ = "reservation_releases"
+
+    release_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    reservation_id: Mapped[str] = mapped_column(String(120), index=True)
+    warehouse: Mapped[str] = mapped_column(String(32))
+    items: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReviewQueueEntry(Base):
+    """Projection of the journal: orders waiting for a human decision."""
+
+    __tablename__ = "review_queue"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    escalated: Mapped[bool] = mapped_column(default=False)

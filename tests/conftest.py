@@ -194,3 +194,12 @@ async def running_stack(
 async def stack(temporal_env: WorkflowEnvironment, sqlite_url: str) -> AsyncIterator[Stack]:
     async with running_stack(temporal_env, sqlite_url) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+async def slow_stack(temporal_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIterator[Stack]:  # noqa: ANN001
+    """A stack whose carrier takes 2 s per event, so orders wait in FULFILLING long enough
+    for an intervention to land before dispatch."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('slow') / 'oms.db'}"
+    async with running_stack(temporal_env, url, carrier_delay_s=2.0) as running:
+        yield running

@@ -45,7 +45,9 @@ def build_worker(
             payments.refund_payment,
             inventory.reserve_inventory,
             inventory.release_inventory,
+            inventory.release_inventory_units,
             shipping.book_shipment,
+            shipping.cancel_shipment,
             journal.append_events,
         ],
     )

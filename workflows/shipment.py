@@ -24,9 +24,10 @@ class ShipmentInput(BaseModel):
     warehouse: str
     lines: list[AllocatedLine]
     address: Address
-    amount_minor: int
+    unit_prices: dict[str, int]  # line_id → unit price, to capture exactly what ships
     authorization_id: str
     capture_key: str
+    capture_on_dispatch: bool = True
 
 
 class CarrierEvent(BaseModel):
@@ -48,6 +49,24 @@ class ShipmentProgress(BaseModel):
     note: str | None = None
 
 
+class ShipmentChange(BaseModel):
+    """The order asks to take units out of this shipment (a cancelled line, a backtrack)."""
+
+    request_id: str
+    remove: list[AllocatedLine]
+
+
+class ShipmentChangeResult(BaseModel):
+    request_id: str
+    shipment_id: str
+    accepted: bool
+    reason: str | None = None
+    status: ShipmentStatus
+
+
+SHIPMENT_CHANGED = "shipment_changed"  # the parent order's signal
+
+
 def shipment_workflow_id(shipment_id: str) -> str:
     return f"shipment-{shipment_id}"
 
@@ -60,7 +79,7 @@ class ShipmentWorkflow:
         self._state = Shipment(
             shipment_id=shipment.shipment_id, warehouse=shipment.warehouse, lines=shipment.lines
         )
-        self._inbox: list[CarrierEvent] = []
+        self._inbox: list[CarrierEvent | ShipmentChange] = []
         self._seen_event_ids: set[str] = set()
         self._capture_id: str | None = None
 
@@ -72,6 +91,12 @@ class ShipmentWorkflow:
                 return
             self._seen_event_ids.add(event.event_id)
         self._inbox.append(event)
+
+    @workflow.signal
+    def change(self, change: ShipmentChange) -> None:
+        # Queued with the carrier's events, so whichever came first wins: a shipment that
+        # was dispatched before the change arrived refuses it.
+        self._inbox.append(change)
 
     @workflow.query
     def view(self) -> Shipment:
@@ -93,10 +118,14 @@ class ShipmentWorkflow:
         )
         self._state.tracking_number = booking.tracking_number
         await self._advance(ShipmentStatus.BOOKED)
-        while self._state.status != ShipmentStatus.DELIVERED:
+        while self._state.status not in (ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED):
             workflow.set_current_details(f"{self._state.status.value.lower()}: awaiting carrier")
             await workflow.wait_condition(lambda: bool(self._inbox))
-            await self._handle(self._inbox.pop(0))
+            message = self._inbox.pop(0)
+            if isinstance(message, ShipmentChange):
+                await self._change(message)
+            else:
+                await self._handle(message)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
 
@@ -109,12 +138,51 @@ class ShipmentWorkflow:
             return
         # A carrier may skip a step (delivered without dispatched): run the missed ones in order.
         if status == ShipmentStatus.BOOKED:
-            await self._capture()
+            if self._input.capture_on_dispatch:
+                await self._capture()
             await self._advance(ShipmentStatus.DISPATCHED)
         if event.status == "in_transit" and self._state.status == ShipmentStatus.DISPATCHED:
             await self._advance(ShipmentStatus.IN_TRANSIT)
         if event.status == "delivered":
             await self._advance(ShipmentStatus.DELIVERED)
+
+    async def _change(self, change: ShipmentChange) -> None:
+        accepted, reason = await self._remove(change.remove)
+        await workflow.get_external_workflow_handle(self._input.order_workflow_id).signal(
+            SHIPMENT_CHANGED,
+            ShipmentChangeResult(
+                request_id=change.request_id,
+                shipment_id=self._state.shipment_id,
+                accepted=accepted,
+                reason=reason,
+                status=self._state.status,
+            ),
+        )
+
+    async def _remove(self, remove: list[AllocatedLine]) -> tuple[bool, str | None]:
+        if self._state.has_left:
+            return False, f"shipment {self._state.shipment_id} was dispatched; use returns"
+        left: dict[str, int] = {item.line_id: item.quantity for item in self._state.lines}
+        for item in remove:
+            if left.get(item.line_id, 0) < item.quantity:
+                return False, f"shipment {self._state.shipment_id} holds fewer {item.line_id}"
+            left[item.line_id] -= item.quantity
+        if not any(left.values()):
+            cancelled = await workflow.execute_activity_method(
+                ShippingActivities.cancel_shipment,
+                self._state.shipment_id,
+                summary=f"cancel {self._state.shipment_id} with the carrier",
+                **activity_options.CARRIER,
+            )
+            if not cancelled:
+                return False, f"the carrier already picked up {self._state.shipment_id}"
+            self._state.status = ShipmentStatus.CANCELLED
+        self._state.lines = [
+            item.model_copy(update={"quantity": left[item.line_id]})
+            for item in self._state.lines
+            if left[item.line_id]
+        ]
+        return True, None
 
     async def _capture(self) -> None:
         """Payment for this shipment's lines is captured when the goods leave."""
@@ -124,13 +192,17 @@ class ShipmentWorkflow:
                 order_id=self._input.order_id,
                 key=self._input.capture_key,
                 authorization_id=self._input.authorization_id,
-                amount_minor=self._input.amount_minor,
+                amount_minor=self._amount,
             ),
-            summary=f"capture {self._input.amount_minor} for {self._input.shipment_id}",
+            summary=f"capture {self._amount} for {self._input.shipment_id}",
             **activity_options.PAYMENT,
         )
         self._state.captured_minor = captured.amount_minor
         self._capture_id = captured.operation_id
+
+    @property
+    def _amount(self) -> int:
+        return sum(self._input.unit_prices[i.line_id] * i.quantity for i in self._state.lines)
 
     async def _advance(self, status: ShipmentStatus, note: str | None = None) -> None:
         self._state.status = status

@@ -6,21 +6,19 @@ for a business failure; the interpreter decides what a failure means from the fl
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.inventory import InventoryActivities, ReleaseRequest, ReserveRequest
+    from activities.inventory import InventoryActivities, ReserveRequest
     from activities.payments import (
         AuthorizeRequest,
+        CaptureRequest,
         PaymentActivities,
         RiskRequest,
-        VoidRequest,
     )
     from domain.flows import STEP_SPECS, FlowStep
     from domain.orders import AllocatedLine, CancelReason
@@ -35,14 +33,25 @@ FRAUD_BLOCK_SCORE = 90
 
 
 class StepFailed(Exception):
-    """A business failure of a step: declined, out of stock, fraud, exhausted retries."""
+    """A business failure of a step: declined, out of stock, fraud, a failed shipment.
+
+    `kind` names it for the review queue; `needs_review` sends it to a human whatever the
+    flow says (the fraud review band); `final` ends the order whatever the flow says."""
 
     def __init__(
-        self, message: str, *, cancel_reason: CancelReason | None = None, needs_review: bool = False
+        self,
+        message: str,
+        *,
+        kind: str = "step_failed",
+        cancel_reason: CancelReason | None = None,
+        needs_review: bool = False,
+        final: bool = False,
     ) -> None:
         super().__init__(message)
+        self.kind = kind
         self.cancel_reason = cancel_reason
         self.needs_review = needs_review
+        self.final = final
 
 
 def error_type(error: BaseException) -> str | None:
@@ -83,12 +92,16 @@ async def check_fraud(run: OrderRun, step: FlowStep) -> None:
     run.record("FraudChecked", score=risk.score, reason=risk.reason)
     if risk.score >= FRAUD_BLOCK_SCORE:
         raise StepFailed(
-            f"fraud score {risk.score} blocks the order", cancel_reason=CancelReason.FRAUD
+            f"fraud score {risk.score} blocks the order",
+            kind="fraud",
+            cancel_reason=CancelReason.FRAUD,
+            final=True,
         )
     if risk.score >= FRAUD_REVIEW_SCORE:
         raise StepFailed(
             f"fraud score {risk.score} needs a manual review",
             needs_review=True,
+            kind="fraud",
             cancel_reason=CancelReason.FRAUD,
         )
 
@@ -109,39 +122,15 @@ async def reserve_inventory(run: OrderRun, step: FlowStep) -> None:
         )
     except ActivityError as error:
         if error_type(error) == "OutOfStock":
-            raise StepFailed(error_message(error), cancel_reason=CancelReason.INVENTORY) from error
+            raise StepFailed(
+                error_message(error), kind="out_of_stock", cancel_reason=CancelReason.INVENTORY
+            ) from error
         raise
     order.reserve(allocations)
     run.record(
         "InventoryReserved",
         allocations=[allocation.model_dump(mode="json") for allocation in allocations],
     )
-
-
-async def release_inventory(run: OrderRun) -> None:
-    kept = []
-    for allocation in run.order.allocations:
-        if any(
-            shipment.warehouse == allocation.warehouse and shipment.has_left
-            for shipment in run.order.shipments
-        ):
-            kept.append(allocation)  # those units left the warehouse; nothing to give back
-            continue
-        await workflow.execute_activity_method(
-            InventoryActivities.release_inventory,
-            ReleaseRequest(
-                reservation_id=allocation.reservation_id, warehouse=allocation.warehouse
-            ),
-            summary=f"release reservation in {allocation.warehouse}",
-            **activity_options.INVENTORY,
-        )
-        run.order.release(allocation)
-        run.record(
-            "InventoryReleased",
-            warehouse=allocation.warehouse,
-            reservation_id=allocation.reservation_id,
-        )
-    run.order.allocations = kept
 
 
 async def authorize_payment(run: OrderRun, step: FlowStep) -> None:
@@ -163,7 +152,7 @@ async def authorize_payment(run: OrderRun, step: FlowStep) -> None:
         if error_type(error) == "PaymentDeclined":
             run.record("PaymentDeclined", message=error_message(error))
             raise StepFailed(
-                error_message(error), cancel_reason=CancelReason.PAYMENT_DECLINED
+                error_message(error), kind="declined", cancel_reason=CancelReason.PAYMENT_DECLINED
             ) from error
         raise
     order.payment.authorization_id = authorization.authorization_id
@@ -177,34 +166,43 @@ async def authorize_payment(run: OrderRun, step: FlowStep) -> None:
     )
 
 
-async def void_authorization(run: OrderRun) -> None:
-    payment = run.order.payment
+async def capture_payment(run: OrderRun, step: FlowStep) -> None:
+    """Capture the whole order at once (Shopify's automatic capture at checkout)."""
+    order = run.order
+    payment = order.payment
+    due = order.total_minor - payment.captured_minor
     if payment.authorization_id is None or payment.voided:
+        raise StepFailed("no authorization to capture against")
+    if due <= 0:
         return
-    voided = await workflow.execute_activity_method(
-        PaymentActivities.void_payment,
-        VoidRequest(
-            order_id=run.order.order_id,
-            key=f"{payment.authorization_id}:void",
+    captured = await workflow.execute_activity_method(
+        PaymentActivities.capture_payment,
+        CaptureRequest(
+            order_id=order.order_id,
+            key=run.key(step),
             authorization_id=payment.authorization_id,
+            amount_minor=due,
         ),
-        summary=f"void {payment.authorization_id}",
+        summary=f"capture {due} {order.currency}",
         **activity_options.PAYMENT,
     )
-    payment.voided = True
-    run.record(
-        "PaymentVoided",
-        authorization_id=payment.authorization_id,
-        released_minor=voided.amount_minor,
-    )
+    payment.captured_minor += captured.amount_minor
+    run.record("PaymentCaptured", amount_minor=captured.amount_minor, key=run.key(step))
 
 
 async def fulfill_shipments(run: OrderRun, step: FlowStep) -> None:
+    """One child shipment per allocation; done when every shipment is delivered or cancelled.
+    Waiting here is a safe point: interventions are applied while the carrier works."""
     order = run.order
-    if order.payment.authorization_id is None:
+    authorization_id = order.payment.authorization_id
+    if authorization_id is None or order.payment.voided:
         raise StepFailed("no authorization to capture against")
-    started = []
+    prices = {line.line_id: line.unit_price_minor for line in order.lines}
     for allocation in order.allocations:
+        if run.shipment_for(allocation) is not None or not any(
+            i.quantity for i in allocation.lines
+        ):
+            continue  # shipped already in an earlier epoch, or nothing left to send
         shipment = run.open_shipment(allocation)
         handle = await workflow.start_child_workflow(
             ShipmentWorkflow.run,
@@ -215,50 +213,31 @@ async def fulfill_shipments(run: OrderRun, step: FlowStep) -> None:
                 warehouse=shipment.warehouse,
                 lines=shipment.lines,
                 address=order.shipping_address,
-                amount_minor=order.amount_for(shipment.lines),
-                authorization_id=order.payment.authorization_id,
+                unit_prices={item.line_id: prices[item.line_id] for item in shipment.lines},
+                # Shipments capture their lines on dispatch unless the flow captured already.
+                capture_on_dispatch=order.payment.captured_minor == 0,
+                authorization_id=authorization_id,
                 capture_key=f"{run.key(step)}:capture:{shipment.shipment_id}",
             ),
             id=shipment_workflow_id(shipment.shipment_id),
             static_summary=f"{shipment.shipment_id} · {shipment.warehouse} · "
             f"{sum(item.quantity for item in shipment.lines)} units",
         )
-        started.append(handle)
+        run.watch_shipment(shipment.shipment_id, handle)
     run.set_details("awaiting carrier")
-    results = await asyncio.gather(*started, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise StepFailed(f"shipment failed: {error_message(result)}") from result
-        run.apply_shipment(result)
+    await run.wait(run.shipments_settled)
+    if failures := run.shipment_failures():
+        raise StepFailed("; ".join(failures))
 
 
-async def cancel_shipments(run: OrderRun) -> None:
-    """Shipments in this flow finish before the step completes; nothing is left to cancel."""
-
-
-@dataclass(frozen=True)
-class StepImpl:
-    run: Callable[[OrderRun, FlowStep], Awaitable[None]]
-    compensate: Callable[[OrderRun], Awaitable[None]] | None = None
-
-
-COMPENSATIONS: dict[str, Callable[[OrderRun], Awaitable[None]]] = {
-    "release_inventory": release_inventory,
-    "void_authorization": void_authorization,
-    "cancel_shipments": cancel_shipments,
-}
-
-STEPS: dict[str, StepImpl] = {
-    "validate_order": StepImpl(validate_order),
-    "check_fraud": StepImpl(check_fraud),
-    "reserve_inventory": StepImpl(reserve_inventory, COMPENSATIONS["release_inventory"]),
-    "authorize_payment": StepImpl(authorize_payment, COMPENSATIONS["void_authorization"]),
-    "fulfill_shipments": StepImpl(fulfill_shipments, COMPENSATIONS["cancel_shipments"]),
+STEPS: dict[str, Callable[[OrderRun, FlowStep], Awaitable[None]]] = {
+    "validate_order": validate_order,
+    "check_fraud": check_fraud,
+    "reserve_inventory": reserve_inventory,
+    "authorize_payment": authorize_payment,
+    "capture_payment": capture_payment,
+    "fulfill_shipments": fulfill_shipments,
 }
 
 # The pure registry in domain/ and these implementations must name the same steps.
 assert set(STEPS) == set(STEP_SPECS), "step registry and STEP_SPECS disagree"
-assert all(
-    (STEP_SPECS[name].compensation is None) == (impl.compensate is None)
-    for name, impl in STEPS.items()
-)

@@ -51,16 +51,6 @@ async def test_highest_fraud_risk_cancels_before_anything_is_reserved_or_charged
     assert await stack.gateway.ledger(placed["order_id"]) == []
 
 
-async def test_elevated_fraud_risk_fails_the_order_until_reviews_exist(stack: Stack) -> None:
-    async with stack.http() as http:
-        placed = await place(http, order_body("tok_risk_elevated"))
-        view = await wait_for_status(http, placed["order_id"], *TERMINAL)
-        types = await journal_types(http, placed["order_id"])
-    assert view["status"] == "FAILED"
-    assert "manual review" in view["failure"]
-    assert types[-1] == "OrderFailed"
-
-
 async def test_flaky_gateway_is_retried_and_charges_once(stack: Stack) -> None:
     async with stack.http() as http:
         placed = await place(http, order_body("tok_flaky"))
@@ -69,17 +59,6 @@ async def test_flaky_gateway_is_retried_and_charges_once(stack: Stack) -> None:
     authorizations = await stack.gateway.authorizations(placed["order_id"])
     assert len(authorizations) == 1
     assert authorizations[0].captured_minor == view["totals"]["total_minor"]
-
-
-async def test_out_of_stock_cancels_with_reason_inventory_and_takes_nothing(stack: Stack) -> None:
-    before = await inventory.available(stack.store, "POSTER-LTD")
-    async with stack.http() as http:
-        placed = await place(http, order_body(lines=[{"sku": "POSTER-LTD", "quantity": 50}]))
-        view = await wait_for_status(http, placed["order_id"], *TERMINAL)
-    assert view["status"] == "CANCELLED"
-    assert view["cancel_reason"] == "INVENTORY"
-    assert await inventory.available(stack.store, "POSTER-LTD") == before
-    assert await stack.gateway.ledger(placed["order_id"]) == []
 
 
 async def test_completed_order_is_listed_by_search_attributes(stack: Stack) -> None:

@@ -1,0 +1,100 @@
+"""What operators and customers can ask of a running order, and the order's answer to it.
+
+Each request is the JSON body of both an update and a signal of the same name, and of
+`POST /orders/{order_id}/{name}`. `actor` is filled in by the API from the caller's key;
+a signal from the Web UI or the CLI may name one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.orders import Address, CancelReason, HoldReason
+
+
+class ReviewDecision(StrEnum):
+    APPROVE = "approve"
+    RETRY = "retry"
+    SKIP = "skip"
+    CANCEL = "cancel"
+
+
+class InterventionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str | None = Field(None, max_length=120, description="set by the API from the key")
+    note: str | None = Field(None, max_length=1000)
+
+
+class LineQuantity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    line_id: str = Field(min_length=1, max_length=40)
+    quantity: int = Field(gt=0, le=1000)
+
+
+class CancelRequest(InterventionRequest):
+    reason: CancelReason
+    lines: list[LineQuantity] | None = Field(
+        None, min_length=1, max_length=100, description="omit to cancel the whole order"
+    )
+
+
+class HoldRequest(InterventionRequest):
+    reason: HoldReason
+
+
+class ReleaseRequest(InterventionRequest):
+    reason: HoldReason | None = Field(None, description="which hold; omit to release all")
+
+
+class BacktrackRequest(InterventionRequest):
+    to_step: str = Field(min_length=1, max_length=60)
+    reason: str = Field(min_length=1, max_length=500)
+    dry_run: bool = False
+
+
+class SkipRequest(InterventionRequest):
+    step: str = Field(min_length=1, max_length=60)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ReviewRequest(InterventionRequest):
+    decision: ReviewDecision
+    reason: CancelReason | None = Field(None, description="cancel reason when deciding cancel")
+
+
+class AddressCorrection(InterventionRequest):
+    shipping_address: Address
+
+
+INTERVENTIONS: dict[str, type[InterventionRequest]] = {
+    "cancel": CancelRequest,
+    "hold": HoldRequest,
+    "release": ReleaseRequest,
+    "backtrack": BacktrackRequest,
+    "skip": SkipRequest,
+    "review": ReviewRequest,
+    "correct_address": AddressCorrection,
+}
+
+
+class CompensationAction(BaseModel):
+    """One effect to reverse: what a backtrack or a failure undoes, in order."""
+
+    step: str
+    action: Literal["cancel_shipment", "void_authorization", "refund_payment", "release_inventory"]
+    target: str  # shipment id, authorization id or reservation id
+    warehouse: str | None = None
+    amount_minor: int | None = None
+    description: str
+
+
+class BacktrackPlan(BaseModel):
+    to_step: str
+    undo_steps: list[str]  # newest first
+    actions: list[CompensationAction]  # executed in this order
+    rerun_steps: list[str]  # each with a new epoch

@@ -1,0 +1,213 @@
+"""Cancel, hold and release at the stages where they are allowed, and refused elsewhere."""
+
+from __future__ import annotations
+
+from store import inventory
+from tests.conftest import CUSTOMER_KEY, OTHER_CUSTOMER_KEY, Stack
+from tests.interventions import events, intervene, shipments_booked, wait_until
+from tests.orders import order_body, place, wait_for_status
+
+TWO_SHIPMENTS = [{"sku": "MUG-CERAMIC", "quantity": 2}, {"sku": "LAMP-DESK", "quantity": 1}]
+
+
+async def test_whole_cancel_while_shipments_wait_voids_releases_and_cancels(
+    slow_stack: Stack,
+) -> None:
+    mugs = await inventory.available(slow_stack.store, "MUG-CERAMIC")
+    lamps = await inventory.available(slow_stack.store, "LAMP-DESK")
+    async with slow_stack.http() as http:
+        placed = await place(http, order_body(lines=TWO_SHIPMENTS))
+        order_id = placed["order_id"]
+        await wait_until(http, order_id, shipments_booked)
+        view = await intervene(
+            http, order_id, "cancel", {"reason": "CUSTOMER", "note": "changed mind"}
+        )
+        assert view["status"] == "CANCELLED" and view["cancel_reason"] == "CUSTOMER"
+        assert view["financial_status"] == "VOIDED"
+        assert {s["status"] for s in view["shipments"]} == {"CANCELLED"}
+        assert all(line["buckets"]["cancelled"] == line["quantity"] for line in view["lines"])
+        journal = [e["type"] for e in await events(http, order_id)]
+    assert await inventory.available(slow_stack.store, "MUG-CERAMIC") == mugs
+    assert await inventory.available(slow_stack.store, "LAMP-DESK") == lamps
+    ledger = [(op.kind, op.outcome) for op in await slow_stack.gateway.ledger(order_id)]
+    assert sorted(ledger) == [("authorize", "succeeded"), ("void", "succeeded")]
+    for expected in ("LinesCancelled", "ShipmentCancelled", "PaymentVoided", "OrderCancelled"):
+        assert expected in journal
+    cancelled = next(
+        e for e in await _events(slow_stack, order_id) if e["type"] == "LinesCancelled"
+    )
+    assert cancelled["actor"] == "operator" and cancelled["reason"] == "changed mind"
+
+
+async def _events(stack: Stack, order_id: str) -> list[dict]:
+    async with stack.http() as http:
+        return await events(http, order_id)
+
+
+async def test_partial_cancel_of_one_line_ships_the_rest_and_captures_only_it(
+    slow_stack: Stack,
+) -> None:
+    lamps = await inventory.available(slow_stack.store, "LAMP-DESK")
+    async with slow_stack.http() as http:
+        placed = await place(http, order_body(lines=TWO_SHIPMENTS))
+        order_id = placed["order_id"]
+        await wait_until(http, order_id, shipments_booked)
+        view = await intervene(
+            http,
+            order_id,
+            "cancel",
+            {"reason": "INVENTORY", "lines": [{"line_id": "ln_2", "quantity": 1}]},
+        )
+        assert view["lines"][1]["buckets"]["cancelled"] == 1
+        assert view["totals"]["total_minor"] == 2 * 1200
+        done = await wait_for_status(http, order_id, "COMPLETED", "CANCELLED", "FAILED")
+    assert done["status"] == "COMPLETED"
+    assert done["totals"]["captured_minor"] == 2 * 1200
+    assert done["financial_status"] == "PAID"
+    assert await inventory.available(slow_stack.store, "LAMP-DESK") == lamps
+    ledger = await slow_stack.gateway.ledger(order_id)
+    assert sorted(op.amount_minor for op in ledger if op.kind == "capture") == [2 * 1200]
+    # The unused part of the authorization is given back when the order completes.
+    assert [op.kind for op in ledger].count("void") == 1
+
+
+async def test_partial_cancel_on_a_prepaid_two_shipment_order_refunds_exactly_that_line(
+    slow_stack: Stack,
+) -> None:
+    body = order_body(lines=TWO_SHIPMENTS) | {"order_type": "prepaid"}
+    async with slow_stack.http() as http:
+        placed = await place(http, body)
+        order_id = placed["order_id"]
+        view = await wait_until(http, order_id, shipments_booked)
+        assert view["totals"]["captured_minor"] == 2 * 1200 + 3900
+        assert len(view["shipments"]) == 2
+        view = await intervene(
+            http,
+            order_id,
+            "cancel",
+            {"reason": "CUSTOMER", "lines": [{"line_id": "ln_2", "quantity": 1}]},
+        )
+        assert view["totals"]["refunded_minor"] == 3900
+        assert view["financial_status"] == "PARTIALLY_REFUNDED"
+        assert view["lines"][1]["buckets"]["refunded"] == 1
+        done = await wait_for_status(http, order_id, "COMPLETED", "CANCELLED", "FAILED")
+    assert done["status"] == "COMPLETED"
+    ledger = await slow_stack.gateway.ledger(order_id)
+    assert [op.amount_minor for op in ledger if op.kind == "refund"] == [3900]
+    assert [op.amount_minor for op in ledger if op.kind == "capture"] == [2 * 1200 + 3900]
+
+
+async def test_cancel_refused_for_shipped_lines_with_a_pointer_to_returns(stack: Stack) -> None:
+    async with stack.http() as http:
+        placed = await place(http, order_body())
+        order_id = placed["order_id"]
+        await wait_for_status(http, order_id, "COMPLETED")
+        refused = await intervene(http, order_id, "cancel", {"reason": "CUSTOMER"}, expect=409)
+        assert "COMPLETED" in refused["detail"]
+
+
+async def test_cancel_lines_beyond_what_is_open_is_refused_and_changes_nothing(
+    slow_stack: Stack,
+) -> None:
+    async with slow_stack.http() as http:
+        placed = await place(http, order_body(lines=TWO_SHIPMENTS))
+        order_id = placed["order_id"]
+        await wait_until(
+            http,
+            order_id,
+            lambda v: (
+                v["status"] == "SHIPPED" or any(s["status"] == "DISPATCHED" for s in v["shipments"])
+            ),
+        )
+        before = (await http.get(f"/orders/{order_id}")).json()
+        dispatched = next(s for s in before["shipments"] if s["status"] != "BOOKED")
+        line_id = dispatched["lines"][0]["line_id"]
+        refused = await intervene(
+            http,
+            order_id,
+            "cancel",
+            {"reason": "CUSTOMER", "lines": [{"line_id": line_id, "quantity": 1}]},
+            expect=409,
+        )
+        assert "returns" in refused["detail"]
+        refused = await intervene(
+            http,
+            order_id,
+            "cancel",
+            {"reason": "CUSTOMER", "lines": [{"line_id": "ln_9", "quantity": 1}]},
+            expect=409,
+        )
+        assert "unknown line ln_9" in refused["detail"]
+        after = (await http.get(f"/orders/{order_id}")).json()
+        assert [line["buckets"] for line in after["lines"]] == [
+            line["buckets"] for line in before["lines"]
+        ] or after["status"] in ("SHIPPED", "DELIVERED", "COMPLETED")
+        await wait_for_status(http, order_id, "COMPLETED")
+
+
+async def test_customer_cancels_own_order_but_not_someone_elses(slow_stack: Stack) -> None:
+    async with slow_stack.http(CUSTOMER_KEY) as alice, slow_stack.http(OTHER_CUSTOMER_KEY) as bob:
+        placed = await place(alice, order_body())
+        order_id = placed["order_id"]
+        await intervene(bob, order_id, "cancel", {"reason": "CUSTOMER"}, expect=403)
+        await intervene(alice, order_id, "hold", {"reason": "OTHER"}, expect=403)
+        view = await intervene(alice, order_id, "cancel", {"reason": "CUSTOMER"})
+        assert view["status"] == "CANCELLED"
+        journal = await events(alice, order_id)
+    assert (
+        next(e for e in journal if e["type"] == "OrderCancelled")["actor"] == "customer:cus_alice"
+    )
+
+
+async def test_holds_stop_at_the_boundary_and_the_last_release_continues(
+    slow_stack: Stack,
+) -> None:
+    async with slow_stack.http() as http:
+        placed = await place(http, order_body())
+        order_id = placed["order_id"]
+        await wait_until(http, order_id, shipments_booked)
+        view = await intervene(http, order_id, "hold", {"reason": "HIGH_RISK_OF_FRAUD"})
+        assert view["status"] == "ON_HOLD"
+        await intervene(http, order_id, "hold", {"reason": "HIGH_RISK_OF_FRAUD"}, expect=409)
+        await intervene(http, order_id, "hold", {"reason": "OTHER", "note": "call the customer"})
+        # The carrier keeps going, but the order does not complete while held.
+        held = await wait_until(
+            http, order_id, lambda v: all(s["status"] == "DELIVERED" for s in v["shipments"])
+        )
+        assert held["status"] == "ON_HOLD" and len(held["holds"]) == 2
+        view = await intervene(http, order_id, "release", {"reason": "OTHER"})
+        assert view["status"] == "ON_HOLD" and len(view["holds"]) == 1
+        refused = await intervene(http, order_id, "release", {"reason": "OTHER"}, expect=409)
+        assert "no hold for OTHER" in refused["detail"]
+        await intervene(http, order_id, "release", {})
+        done = await wait_for_status(http, order_id, "COMPLETED")
+        refused = await intervene(http, order_id, "release", {}, expect=409)
+        journal = [e["type"] for e in await events(http, order_id)]
+    assert done["holds"] == []
+    assert journal.count("OrderHeld") == 2 and journal.count("HoldReleased") == 2
+
+
+async def test_address_is_corrected_while_held_for_it(stack: Stack) -> None:
+    async with stack.http() as http:
+        placed = await place(http, order_body("tok_risk_elevated"))
+        order_id = placed["order_id"]
+        await wait_until(http, order_id, lambda v: v["status"] == "NEEDS_REVIEW")
+        new_address = {
+            "name": "Alice Example",
+            "line1": "2 Elm St",
+            "city": "Shelbyville",
+            "postal_code": "54321",
+            "country": "US",
+        }
+        refused = await intervene(
+            http, order_id, "address", {"shipping_address": new_address}, expect=409
+        )
+        assert "INCORRECT_ADDRESS" in refused["detail"]
+        await intervene(http, order_id, "hold", {"reason": "INCORRECT_ADDRESS"})
+        await intervene(http, order_id, "review", {"decision": "approve"})
+        view = await intervene(http, order_id, "address", {"shipping_address": new_address})
+        assert view["shipping_address"]["line1"] == "2 Elm St"
+        assert view["status"] == "ON_HOLD"
+        await intervene(http, order_id, "release", {"reason": "INCORRECT_ADDRESS"})
+        done = await wait_for_status(http, order_id, "COMPLETED")
+    assert done["shipping_address"]["city"] == "Shelbyville"

@@ -1,0 +1,119 @@
+"""Manual review: orders that need a human wait in NEEDS_REVIEW and are decided."""
+
+from __future__ import annotations
+
+import asyncio
+
+from store import inventory
+from tests.conftest import Stack
+from tests.interventions import events, intervene, wait_until
+from tests.orders import order_body, place, wait_for_status
+
+
+def in_review(view) -> bool:  # noqa: ANN001
+    return view["status"] == "NEEDS_REVIEW"
+
+
+async def test_elevated_risk_waits_in_review_is_listed_and_completes_after_approve(
+    stack: Stack,
+) -> None:
+    async with stack.http() as http:
+        placed = await place(http, order_body("tok_risk_elevated"))
+        order_id = placed["order_id"]
+        view = await wait_until(http, order_id, in_review)
+        assert view["review"]["step"] == "check_fraud"
+        assert view["review"]["kind"] == "fraud"
+        assert await stack.gateway.ledger(order_id) == []  # nothing charged while waiting
+
+        queue = (await http.get("/reviews")).json()
+        mine = [r for r in queue["data"] if r["order_id"] == order_id]
+        assert len(mine) == 1 and "fraud score" in mine[0]["reason"] and mine[0]["age_s"] >= 0
+        since = [r["since"] for r in queue["data"]]
+        assert since == sorted(since)  # oldest first
+
+        listed = []
+        for _ in range(50):  # Web UI filter NeedsReview=true; visibility lags a little
+            listed = [
+                w.id
+                async for w in stack.client.list_workflows(
+                    f'NeedsReview=true AND WorkflowId="order-{order_id}"'
+                )
+            ]
+            if listed:
+                break
+            await asyncio.sleep(0.2)
+        assert listed == [f"order-{order_id}"]
+
+        await intervene(http, order_id, "review", {"decision": "approve", "note": "known buyer"})
+        done = await wait_for_status(http, order_id, "COMPLETED", "CANCELLED", "FAILED")
+        assert done["status"] == "COMPLETED" and done["review"] is None
+        journal = await events(http, order_id)
+        decided = [e for e in journal if e["type"] == "ReviewDecided"]
+        assert decided[0]["actor"] == "operator" and decided[0]["data"]["decision"] == "approve"
+        queue = (await http.get("/reviews")).json()
+        assert order_id not in [r["order_id"] for r in queue["data"]]
+
+
+async def test_review_cancel_ends_cancelled_with_nothing_held(stack: Stack) -> None:
+    async with stack.http() as http:
+        placed = await place(http, order_body("tok_risk_elevated"))
+        order_id = placed["order_id"]
+        await wait_until(http, order_id, in_review)
+        view = await intervene(http, order_id, "review", {"decision": "cancel", "reason": "FRAUD"})
+        assert view["status"] == "CANCELLED" and view["cancel_reason"] == "FRAUD"
+        assert view["lines"][0]["buckets"]["cancelled"] == view["lines"][0]["quantity"]
+    assert await stack.gateway.ledger(order_id) == []
+
+
+async def test_out_of_stock_waits_for_review_and_cancel_restores_nothing_taken(
+    stack: Stack,
+) -> None:
+    before = await inventory.available(stack.store, "POSTER-LTD")
+    async with stack.http() as http:
+        placed = await place(http, order_body(lines=[{"sku": "POSTER-LTD", "quantity": 50}]))
+        order_id = placed["order_id"]
+        view = await wait_until(http, order_id, in_review)
+        assert view["review"]["kind"] == "out_of_stock"
+        refused = await intervene(http, order_id, "review", {"decision": "approve"}, expect=409)
+        assert "retry" in refused["detail"]
+        view = await intervene(
+            http, order_id, "review", {"decision": "cancel", "reason": "INVENTORY"}
+        )
+    assert view["status"] == "CANCELLED" and view["cancel_reason"] == "INVENTORY"
+    assert await inventory.available(stack.store, "POSTER-LTD") == before
+    assert await stack.gateway.ledger(order_id) == []
+
+
+async def test_skip_of_the_reviewed_step_continues_and_is_journaled(stack: Stack) -> None:
+    async with stack.http() as http:
+        placed = await place(http, order_body("tok_risk_elevated"))
+        order_id = placed["order_id"]
+        await wait_until(http, order_id, in_review)
+        refused = await intervene(
+            http, order_id, "skip", {"step": "reserve_inventory", "reason": "x"}, expect=409
+        )
+        assert "not skippable" in refused["detail"]
+        refused = await intervene(
+            http, order_id, "skip", {"step": "validate_order", "reason": "x"}, expect=409
+        )
+        assert "already completed" in refused["detail"]
+        await intervene(http, order_id, "skip", {"step": "check_fraud", "reason": "VIP"})
+        done = await wait_for_status(http, order_id, "COMPLETED", "CANCELLED", "FAILED")
+        journal = await events(http, order_id)
+    assert done["status"] == "COMPLETED"
+    skipped = [e for e in journal if e["type"] == "StepSkipped"]
+    assert skipped and skipped[0]["data"]["step"] == "check_fraud"
+    assert skipped[0]["actor"] == "operator" and skipped[0]["reason"] == "VIP"
+
+
+async def test_review_refused_when_not_in_review_and_for_customers(stack: Stack) -> None:
+    from tests.conftest import CUSTOMER_KEY
+
+    async with stack.http() as http:
+        placed = await place(http, order_body())
+        order_id = placed["order_id"]
+        await wait_for_status(http, order_id, "COMPLETED")
+        refused = await intervene(http, order_id, "review", {"decision": "approve"}, expect=409)
+        assert "COMPLETED" in refused["detail"]
+    async with stack.http(CUSTOMER_KEY) as customer:
+        await intervene(customer, order_id, "review", {"decision": "approve"}, expect=403)
