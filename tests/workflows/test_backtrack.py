@@ -21,7 +21,9 @@ async def test_backtrack_to_authorize_voids_reauthorizes_with_a_new_key_and_comp
         assert plan["undo_steps"] == ["fulfill_shipments", "authorize_payment"]
         assert plan["rerun_steps"] == ["authorize_payment", "fulfill_shipments"]
         assert [a["action"] for a in plan["actions"]] == [
-            "cancel_shipment", "cancel_shipment", "void_authorization"
+            "cancel_shipment",
+            "cancel_shipment",
+            "void_authorization",
         ]
         # The dry run changed nothing.
         assert (await http.get(f"/orders/{order_id}")).json()["status"] == "FULFILLING"
@@ -58,11 +60,19 @@ async def test_backtrack_refusals(slow_stack: Stack) -> None:
             http, order_id, "backtrack", {"to_step": "pack_gift", "reason": "x"}, expect=409
         )
         assert "unknown step 'pack_gift'" in refused["detail"]
-        await wait_until(http, order_id, lambda v: any(
-            s["status"] in ("DISPATCHED", "IN_TRANSIT", "DELIVERED") for s in v["shipments"]))
+        await wait_until(
+            http,
+            order_id,
+            lambda v: any(
+                s["status"] in ("DISPATCHED", "IN_TRANSIT", "DELIVERED") for s in v["shipments"]
+            ),
+        )
         refused = await intervene(
-            http, order_id, "backtrack",
-            {"to_step": "authorize_payment", "reason": "x", "dry_run": True}, expect=409,
+            http,
+            order_id,
+            "backtrack",
+            {"to_step": "authorize_payment", "reason": "x", "dry_run": True},
+            expect=409,
         )
         assert "dispatched" in refused["detail"]
         await wait_for_status(http, order_id, "COMPLETED")
@@ -74,13 +84,18 @@ async def test_backtrack_to_a_step_not_reached_is_refused(stack: Stack) -> None:
         order_id = placed["order_id"]
         await wait_until(http, order_id, lambda v: v["status"] == "NEEDS_REVIEW")
         refused = await intervene(
-            http, order_id, "backtrack", {"to_step": "authorize_payment", "reason": "x"},
+            http,
+            order_id,
+            "backtrack",
+            {"to_step": "authorize_payment", "reason": "x"},
             expect=409,
         )
         assert "not been reached" in refused["detail"]
         # Backtracking to the step in review runs it again.
         plan = await intervene(
-            http, order_id, "backtrack",
+            http,
+            order_id,
+            "backtrack",
             {"to_step": "validate_order", "reason": "recheck", "dry_run": True},
         )
         assert plan["rerun_steps"] == ["validate_order", "check_fraud"]

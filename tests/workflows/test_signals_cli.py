@@ -1,0 +1,65 @@
+"""Signals with plain JSON through the `temporal` CLI, as an operator would send them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.conftest import TEMPORAL, Stack
+from tests.interventions import events, shipments_booked, wait_until
+from tests.orders import order_body, place, wait_for_status
+
+
+async def temporal_signal(stack: Stack, workflow_id: str, name: str, payload: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        TEMPORAL,
+        "workflow",
+        "signal",
+        "--address",
+        stack.settings.resolved_temporal_address,
+        "--workflow-id",
+        workflow_id,
+        "--name",
+        name,
+        "--input",
+        payload,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, (out + err).decode()
+
+
+async def test_cli_signals_hold_and_release_and_a_malformed_one_is_journaled(
+    slow_stack: Stack,
+) -> None:
+    async with slow_stack.http() as http:
+        placed = await place(http, order_body())
+        order_id = placed["order_id"]
+        workflow_id = f"order-{order_id}"
+        await wait_until(http, order_id, shipments_booked)
+
+        await temporal_signal(
+            slow_stack,
+            workflow_id,
+            "hold",
+            '{"reason": "INCORRECT_ADDRESS", "note": "from the CLI"}',
+        )
+        held = await wait_until(http, order_id, lambda v: v["status"] == "ON_HOLD")
+        assert held["holds"][0]["reason"] == "INCORRECT_ADDRESS"
+
+        await temporal_signal(slow_stack, workflow_id, "hold", '{"reason": 42}')
+        await temporal_signal(slow_stack, workflow_id, "cancel", '"cancel it please"')
+        await temporal_signal(slow_stack, workflow_id, "release", '{"reason": "OTHER"}')
+
+        await temporal_signal(slow_stack, workflow_id, "release", "{}")
+        done = await wait_for_status(http, order_id, "COMPLETED", "CANCELLED", "FAILED", timeout=60)
+        journal = await events(http, order_id)
+
+    assert done["status"] == "COMPLETED"
+    held_event = next(e for e in journal if e["type"] == "OrderHeld")
+    assert held_event["actor"] == "operator (signal)" and held_event["reason"] == "from the CLI"
+    rejected = [e for e in journal if e["type"] == "InterventionRejected"]
+    assert [e["data"]["intervention"] for e in rejected] == ["hold", "cancel", "release"]
+    assert "reason" in rejected[0]["reason"]
+    assert "no hold for OTHER" in rejected[2]["reason"]
+    assert all(e["data"]["via"] == "signal" for e in rejected)
