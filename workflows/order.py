@@ -11,13 +11,14 @@ Every state change is a journal event, written in batches by one background writ
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -230,6 +231,17 @@ class OrderWorkflow:
     @workflow.signal(name="correct_address")
     def correct_address_signal(self, body: Any) -> None:
         self._signal("correct_address", body)
+
+    @workflow.signal(dynamic=True)
+    def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        # A mistyped signal name from the Web UI or the CLI is journaled, never buffered forever.
+        known = ", ".join(sorted(INTERVENTIONS))
+        self.record(
+            "InterventionRejected",
+            reason=f"unknown signal {name!r}; known: {known}",
+            intervention=name,
+            via="signal",
+        )
 
     def _parse(self, kind: str, body: Any) -> InterventionRequest:
         try:

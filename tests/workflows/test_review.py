@@ -117,3 +117,40 @@ async def test_review_refused_when_not_in_review_and_for_customers(stack: Stack)
         assert "COMPLETED" in refused["detail"]
     async with stack.http(CUSTOMER_KEY) as customer:
         await intervene(customer, order_id, "review", {"decision": "approve"}, expect=403)
+
+
+async def test_partial_cancel_before_reservation_lowers_what_is_authorized(stack: Stack) -> None:
+    lines = [{"sku": "TSHIRT-WHT-M", "quantity": 3}, {"sku": "HOODIE-GRY-L", "quantity": 1}]
+    async with stack.http() as http:
+        placed = await place(http, order_body("tok_risk_elevated", lines))
+        order_id = placed["order_id"]
+        await wait_until(http, order_id, in_review)
+        view = await intervene(
+            http,
+            order_id,
+            "cancel",
+            {"reason": "CUSTOMER", "lines": [{"line_id": "ln_1", "quantity": 2}]},
+        )
+        assert view["status"] == "NEEDS_REVIEW"
+        assert view["lines"][0]["buckets"]["cancelled"] == 2
+        assert view["lines"][0]["buckets"]["pending"] == 1
+        assert view["totals"]["total_minor"] == 1900 + 4900
+        await intervene(http, order_id, "review", {"decision": "approve"})
+        done = await wait_for_status(http, order_id, "COMPLETED", "CANCELLED", "FAILED")
+    assert done["status"] == "COMPLETED"
+    authorizations = await stack.gateway.authorizations(order_id)
+    assert [a.amount_minor for a in authorizations] == [1900 + 4900]
+    assert authorizations[0].captured_minor == 1900 + 4900
+
+
+async def test_whole_cancel_while_in_review_through_the_cancel_route(stack: Stack) -> None:
+    async with stack.http() as http:
+        placed = await place(http, order_body("tok_risk_elevated"))
+        order_id = placed["order_id"]
+        await wait_until(http, order_id, in_review)
+        view = await intervene(http, order_id, "cancel", {"reason": "STAFF"})
+        assert view["status"] == "CANCELLED" and view["review"] is None
+        refused = await intervene(http, order_id, "cancel", {"reason": "STAFF"}, expect=409)
+        assert "CANCELLED" in refused["detail"]
+        queue = (await http.get("/reviews")).json()
+    assert order_id not in [r["order_id"] for r in queue["data"]]

@@ -50,6 +50,7 @@ async def test_cli_signals_hold_and_release_and_a_malformed_one_is_journaled(
         await temporal_signal(slow_stack, workflow_id, "hold", '{"reason": 42}')
         await temporal_signal(slow_stack, workflow_id, "cancel", '"cancel it please"')
         await temporal_signal(slow_stack, workflow_id, "release", '{"reason": "OTHER"}')
+        await temporal_signal(slow_stack, workflow_id, "explode", '{"now": true}')
 
         await temporal_signal(slow_stack, workflow_id, "release", "{}")
         done = await wait_for_status(http, order_id, "COMPLETED", "CANCELLED", "FAILED", timeout=60)
@@ -59,7 +60,8 @@ async def test_cli_signals_hold_and_release_and_a_malformed_one_is_journaled(
     held_event = next(e for e in journal if e["type"] == "OrderHeld")
     assert held_event["actor"] == "operator (signal)" and held_event["reason"] == "from the CLI"
     rejected = [e for e in journal if e["type"] == "InterventionRejected"]
-    assert [e["data"]["intervention"] for e in rejected] == ["hold", "cancel", "release"]
+    assert [e["data"]["intervention"] for e in rejected] == ["hold", "cancel", "release", "explode"]
+    assert "unknown signal 'explode'" in rejected[3]["reason"]
     assert "reason" in rejected[0]["reason"]
     assert "no hold for OTHER" in rejected[2]["reason"]
     assert all(e["data"]["via"] == "signal" for e in rejected)
