@@ -4,8 +4,6 @@ A refused intervention is a 409 carrying the workflow validator's reason. Custom
 cancel their own orders; every other intervention needs an operator key.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
@@ -68,73 +66,36 @@ async def intervene(
         raise
 
 
-@router.post("/{order_id}/cancel", response_model=OrderView, responses=REFUSED)
-async def cancel_order(
-    order_id: str, body: CancelRequest, principal: ShopPrincipal, client: ClientDep, store: StoreDep
-) -> dict[str, Any]:
-    """Cancel the whole order, or some units of some lines, until those units ship."""
-    return await intervene(client, store, principal, order_id, "cancel", body)
+def add_route(name: str, path: str, model: type[InterventionRequest], summary: str) -> None:
+    answer = OrderView | BacktrackPlan if name == "backtrack" else OrderView
+
+    async def route(
+        order_id: str,
+        body: model,
+        principal: ShopPrincipal,
+        client: ClientDep,
+        store: StoreDep,  # type: ignore[valid-type]
+    ) -> dict[str, Any]:
+        return await intervene(client, store, principal, order_id, name, body)
+
+    route.__name__ = f"{name}_order"
+    router.add_api_route(
+        f"/{{order_id}}/{path}",
+        route,
+        methods=["POST"],
+        response_model=answer,
+        responses=REFUSED,
+        summary=summary,
+    )
 
 
-@router.post("/{order_id}/hold", response_model=OrderView, responses=REFUSED)
-async def hold_order(
-    order_id: str, body: HoldRequest, principal: ShopPrincipal, client: ClientDep, store: StoreDep
-) -> dict[str, Any]:
-    """Stop the order at its next step boundary until every hold is released."""
-    return await intervene(client, store, principal, order_id, "hold", body)
-
-
-@router.post("/{order_id}/release", response_model=OrderView, responses=REFUSED)
-async def release_order(
-    order_id: str,
-    body: ReleaseRequest,
-    principal: ShopPrincipal,
-    client: ClientDep,
-    store: StoreDep,
-) -> dict[str, Any]:
-    """Release one hold (by reason) or all of them."""
-    return await intervene(client, store, principal, order_id, "release", body)
-
-
-@router.post("/{order_id}/backtrack", response_model=OrderView | BacktrackPlan, responses=REFUSED)
-async def backtrack_order(
-    order_id: str,
-    body: BacktrackRequest,
-    principal: ShopPrincipal,
-    client: ClientDep,
-    store: StoreDep,
-) -> dict[str, Any]:
-    """Move the order back to an earlier step; with `dry_run` answer the compensation plan."""
-    return await intervene(client, store, principal, order_id, "backtrack", body)
-
-
-@router.post("/{order_id}/skip", response_model=OrderView, responses=REFUSED)
-async def skip_step(
-    order_id: str, body: SkipRequest, principal: ShopPrincipal, client: ClientDep, store: StoreDep
-) -> dict[str, Any]:
-    """Move past a step the flow marks skippable."""
-    return await intervene(client, store, principal, order_id, "skip", body)
-
-
-@router.post("/{order_id}/review", response_model=OrderView, responses=REFUSED)
-async def decide_review(
-    order_id: str,
-    body: ReviewRequest,
-    principal: ShopPrincipal,
-    client: ClientDep,
-    store: StoreDep,
-) -> dict[str, Any]:
-    """Decide an order in NEEDS_REVIEW: approve, retry, skip or cancel."""
-    return await intervene(client, store, principal, order_id, "review", body)
-
-
-@router.post("/{order_id}/address", response_model=OrderView, responses=REFUSED)
-async def correct_address(
-    order_id: str,
-    body: AddressCorrection,
-    principal: ShopPrincipal,
-    client: ClientDep,
-    store: StoreDep,
-) -> dict[str, Any]:
-    """Correct the shipping address of an order held for INCORRECT_ADDRESS."""
-    return await intervene(client, store, principal, order_id, "correct_address", body)
+for _name, _path, _model, _summary in (
+    ("cancel", "cancel", CancelRequest, "Cancel the order, or some units of some lines"),
+    ("hold", "hold", HoldRequest, "Stop the order at its next step boundary"),
+    ("release", "release", ReleaseRequest, "Release one hold (by reason) or all"),
+    ("backtrack", "backtrack", BacktrackRequest, "Move back to an earlier step (or plan it)"),
+    ("skip", "skip", SkipRequest, "Move past a skippable step"),
+    ("review", "review", ReviewRequest, "Decide an order in NEEDS_REVIEW"),
+    ("correct_address", "address", AddressCorrection, "Correct the address while held for it"),
+):
+    add_route(_name, _path, _model, _summary)

@@ -1,10 +1,11 @@
-"""Helpers the tests share: a valid order body, placing an order, waiting for a status."""
+"""Helpers the tests share: a valid order body, placing an order, waiting for it, intervening."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -37,8 +38,11 @@ async def place(http: httpx.AsyncClient, body: dict[str, Any] | None = None) -> 
     return response.json()
 
 
-async def wait_for_status(
-    http: httpx.AsyncClient, order_id: str, *statuses: str, timeout: float = 60
+async def wait_until(
+    http: httpx.AsyncClient,
+    order_id: str,
+    predicate: Callable[[dict[str, Any]], bool],
+    timeout: float = 60,
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     view: dict[str, Any] = {}
@@ -46,10 +50,34 @@ async def wait_for_status(
         response = await http.get(f"/orders/{order_id}")
         if response.status_code == 200:
             view = response.json()
-            if view["status"] in statuses:
+            if predicate(view):
                 return view
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"order {order_id} never reached {statuses}; last view: {view}")
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"order {order_id} never got there; last view: {view}")
+
+
+async def wait_for_status(
+    http: httpx.AsyncClient, order_id: str, *statuses: str, timeout: float = 60
+) -> dict[str, Any]:
+    return await wait_until(http, order_id, lambda view: view["status"] in statuses, timeout)
+
+
+async def intervene(
+    http: httpx.AsyncClient, order_id: str, kind: str, body: dict[str, Any], expect: int = 200
+) -> dict[str, Any]:
+    response = await http.post(f"/orders/{order_id}/{kind}", json=body)
+    assert response.status_code == expect, response.text
+    return response.json()
+
+
+def shipments_booked(view: dict[str, Any]) -> bool:
+    return bool(view["shipments"]) and all(s["status"] == "BOOKED" for s in view["shipments"])
+
+
+async def events(http: httpx.AsyncClient, order_id: str) -> list[dict[str, Any]]:
+    response = await http.get(f"/orders/{order_id}/events")
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
 
 
 async def journal_types(http: httpx.AsyncClient, order_id: str) -> list[str]:

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from tests.conftest import Stack
-from tests.interventions import events, intervene, shipments_booked, wait_until
-from tests.orders import order_body, place, wait_for_status
+from tests.orders import (
+    events,
+    intervene,
+    order_body,
+    place,
+    shipments_booked,
+    wait_for_status,
+    wait_until,
+)
 
 TWO_SHIPMENTS = [{"sku": "MUG-CERAMIC", "quantity": 1}, {"sku": "LAMP-DESK", "quantity": 1}]
 

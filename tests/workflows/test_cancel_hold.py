@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from store import inventory
 from tests.conftest import CUSTOMER_KEY, OTHER_CUSTOMER_KEY, Stack
-from tests.interventions import events, intervene, shipments_booked, wait_until
-from tests.orders import order_body, place, wait_for_status
+from tests.orders import (
+    events,
+    intervene,
+    order_body,
+    place,
+    shipments_booked,
+    wait_for_status,
+    wait_until,
+)
 
 TWO_SHIPMENTS = [{"sku": "MUG-CERAMIC", "quantity": 2}, {"sku": "LAMP-DESK", "quantity": 1}]
 

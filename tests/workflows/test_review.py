@@ -6,8 +6,7 @@ import asyncio
 
 from store import inventory
 from tests.conftest import Stack
-from tests.interventions import events, intervene, wait_until
-from tests.orders import order_body, place, wait_for_status
+from tests.orders import events, intervene, order_body, place, wait_for_status, wait_until
 
 
 def in_review(view) -> bool:  # noqa: ANN001

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.conftest import TEMPORAL, Stack
-from tests.interventions import events, shipments_booked, wait_until
-from tests.orders import order_body, place, wait_for_status
+from tests.orders import events, order_body, place, shipments_booked, wait_for_status, wait_until
 
 
 async def temporal_signal(stack: Stack, workflow_id: str, name: str, payload: str) -> None:
