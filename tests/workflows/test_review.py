@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from adapters.payments import Authorization, IdempotencyConflict
+from adapters.sandbox_gateway import SandboxGateway
 from store import inventory
-from tests.conftest import Stack
+from tests.conftest import Stack, running_stack
 from tests.orders import events, intervene, order_body, place, wait_for_status, wait_until
 
 
@@ -153,3 +155,55 @@ async def test_whole_cancel_while_in_review_through_the_cancel_route(stack: Stac
         assert "CANCELLED" in refused["detail"]
         queue = (await http.get("/reviews")).json()
     assert order_id not in [r["order_id"] for r in queue["data"]]
+
+
+async def test_declined_prepaid_order_waits_for_review_and_cancel_releases_its_stock(
+    stack: Stack,
+) -> None:
+    before = sum((await inventory.available(stack.store, "BACKPACK-20L")).values())
+    body = order_body("tok_declined", [{"sku": "BACKPACK-20L", "quantity": 2}])
+    async with stack.http() as http:
+        placed = await place(http, body | {"order_type": "prepaid"})
+        order_id = placed["order_id"]
+        view = await wait_until(http, order_id, in_review)
+        assert view["review"]["kind"] == "declined"
+        assert view["lines"][0]["buckets"]["reserved"] == 2  # held while a human decides
+        held = await inventory.available(stack.store, "BACKPACK-20L")
+        assert sum(held.values()) == before - 2
+        view = await intervene(http, order_id, "review", {"decision": "cancel"})
+    assert view["status"] == "CANCELLED" and view["cancel_reason"] == "PAYMENT_DECLINED"
+    assert sum((await inventory.available(stack.store, "BACKPACK-20L")).values()) == before
+
+
+class BrokenOnceGateway(SandboxGateway):
+    """Refuses the first authorization with an error nobody classified, then works."""
+
+    def __init__(self, store) -> None:  # noqa: ANN001
+        super().__init__(store)
+        self.broken = True
+
+    async def authorize(self, key: str, **request) -> Authorization:  # noqa: ANN003
+        if self.broken:
+            self.broken = False
+            raise IdempotencyConflict("gateway misconfigured", "misconfigured")
+        return await super().authorize(key, **request)
+
+
+async def test_non_retryable_step_error_waits_for_review_and_retry_uses_a_new_epoch(
+    temporal_env, sqlite_url
+) -> None:
+    async with running_stack(temporal_env, sqlite_url, make_gateway=BrokenOnceGateway) as stack:
+        async with stack.http() as http:
+            placed = await place(http, order_body())
+            order_id = placed["order_id"]
+            view = await wait_until(http, order_id, in_review)
+            assert view["review"]["step"] == "authorize_payment"
+            assert view["review"]["kind"] == "step_failed"
+            assert "misconfigured" in view["review"]["reason"]
+            await intervene(http, order_id, "review", {"decision": "retry"})
+            done = await wait_for_status(http, order_id, "COMPLETED", "CANCELLED", "FAILED")
+        assert done["status"] == "COMPLETED"
+        ledger = await stack.gateway.ledger(order_id)
+        assert [op.idempotency_key for op in ledger if op.kind == "authorize"] == [
+            f"{order_id}:authorize_payment:2"
+        ]
