@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean history record replay
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,6 +16,18 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest
+
+# Export an order's history (and its shipments') into tests/histories/ for the replay suite.
+history: $(STAMP)
+	@test -n "$(ORDER)" || { echo "usage: make history ORDER=<order_id> [NAME=<name>]"; exit 2; }
+	$(VENV)/bin/oms history export $(ORDER) $(if $(NAME),--name $(NAME))
+
+# Record the scenario histories on an embedded stack: make record [SCENARIOS="cancel_whole ..."]
+record: $(STAMP)
+	$(PY) -m tests.replay.record $(SCENARIOS)
+
+replay: $(STAMP)
+	$(VENV)/bin/pytest -q tests/replay
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -15,6 +15,7 @@ class ReserveRequest(BaseModel):
     order_id: str
     reservation_id: str
     lines: list[AllocatedLine]
+    location_kind: str = "warehouse"  # "store" for pickup orders
 
 
 class ReleaseRequest(BaseModel):
@@ -37,7 +38,11 @@ class InventoryActivities:
     async def reserve_inventory(self, request: ReserveRequest) -> list[Allocation]:
         try:
             return await inventory.reserve(
-                self.store, request.order_id, request.reservation_id, request.lines
+                self.store,
+                request.order_id,
+                request.reservation_id,
+                request.lines,
+                location_kind=request.location_kind,
             )
         except inventory.OutOfStock as error:
             raise ApplicationError(

@@ -20,6 +20,7 @@ from domain.interventions import (
     CancelRequest,
     HoldRequest,
     InterventionRequest,
+    PickupRequest,
     ReleaseRequest,
     ReviewRequest,
     SkipRequest,
@@ -97,5 +98,6 @@ for _name, _path, _model, _summary in (
     ("skip", "skip", SkipRequest, "Move past a skippable step"),
     ("review", "review", ReviewRequest, "Decide an order in NEEDS_REVIEW"),
     ("correct_address", "address", AddressCorrection, "Correct the address while held for it"),
+    ("pickup", "pickup", PickupRequest, "The customer collected a pickup order at the store"),
 ):
     add_route(_name, _path, _model, _summary)

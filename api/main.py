@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from adapters.carrier import CarrierSimulator
-from api import catalog, health, interventions, orders, reviews, shipments
+from api import catalog, flows, health, interventions, orders, reviews, shipments
 from oms.settings import Principal, Settings, get_settings
 from store.catalog import seed_catalog
 from store.db import Store
@@ -57,6 +57,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    for module in (orders, interventions, reviews, catalog, shipments, health):
+    for module in (orders, interventions, reviews, catalog, flows, shipments, health):
         app.include_router(module.router)
     return app

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.events import JournalEvent
+from domain.flows import FlowDefinition
 from domain.orders import Address
 
 
@@ -34,6 +38,9 @@ class OrderCreate(Strict):
     shipping_address: AddressCreate
     payment: PaymentCreate
     order_type: str = Field("standard", max_length=40)
+    flow_version: int | None = Field(
+        None, ge=1, description="run this version of the order type's flow; default: the latest"
+    )
 
 
 class OrderEventsPublic(BaseModel):
@@ -49,8 +56,11 @@ class Price(BaseModel):
 class CatalogItemPublic(BaseModel):
     sku: str
     name: str
+    kind: Literal["physical", "digital"]
+    release_date: date | None = Field(None, description="a preorder ships from this day on")
     price: Price
-    stock: dict[str, int]
+    stock: dict[str, int] = Field(description="per warehouse: what can ship; none if digital")
+    pickup_stock: dict[str, int] = Field(description="per store: what can be picked up")
 
 
 class CatalogPublic(BaseModel):
@@ -63,3 +73,17 @@ class Health(BaseModel):
     api: str
     temporal: str
     store: str
+
+
+class FlowVersionPublic(FlowDefinition):
+    created_at: datetime
+    retired: bool = Field(description="a retired version takes no new orders")
+
+
+class FlowsPublic(BaseModel):
+    data: list[FlowVersionPublic]
+    count: int
+
+
+class FlowDiagram(BaseModel):
+    mermaid: str = Field(description="a Mermaid `flowchart TD`")

@@ -45,8 +45,11 @@ def new_order_id() -> str:
 
 
 def request_hash(body: OrderCreate) -> str:
+    # Without a flow_version the body hashes as it did before the field existed, so a
+    # request retried across that upgrade still finds its order.
+    exclude = {"flow_version"} if body.flow_version is None else set()
     return hashlib.sha256(
-        json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
+        json.dumps(body.model_dump(mode="json", exclude=exclude), sort_keys=True).encode()
     ).hexdigest()
 
 
@@ -70,7 +73,9 @@ async def place_order(
 ) -> OrderView:
     if principal.role == "customer" and body.customer_id != principal.customer_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "customers place orders for themselves")
-    order_input = await price_order(store, new_order_id(), body, settings.review_sla_s)
+    order_input = await price_order(
+        store, new_order_id(), body, settings.review_sla_s, settings.pickup_window_s
+    )
     fingerprint = request_hash(body)
     claim = await order_records.claim_idempotency_key(
         store,

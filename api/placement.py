@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 
 from api.models import OrderCreate
+from domain.flows import FlowDefinition
 from domain.orders import Address, OrderInput, PricedLine
 from store import flows
 from store.catalog import items_by_sku
@@ -21,13 +22,33 @@ def invalid(loc: tuple[Any, ...], message: str, value: Any = None) -> RequestVal
     )
 
 
+async def resolve_flow(store: Store, order_type: str, version: int | None) -> FlowDefinition:
+    """The registry's flow for a new order: the given version, else the type's latest."""
+    flow = await flows.resolve(store, order_type, version)
+    if flow is not None:
+        return flow
+    if await flows.latest(store, order_type) is None:
+        known = ", ".join(await flows.types(store))
+        raise invalid(("order_type",), f"unknown order type; known: {known}", order_type)
+    usable = [
+        v.definition.version for v in await flows.versions(store, order_type) if not v.retired
+    ]
+    raise invalid(
+        ("flow_version",),
+        f"order type {order_type} has no version {version}; usable versions: {usable}",
+        version,
+    )
+
+
 async def price_order(
-    store: Store, order_id: str, body: OrderCreate, review_sla_s: int
+    store: Store,
+    order_id: str,
+    body: OrderCreate,
+    review_sla_s: int = 48 * 3600,
+    pickup_window_s: int = 3 * 24 * 3600,
 ) -> OrderInput:
-    flow = flows.flow_for(body.order_type)
-    if flow is None:
-        known = ", ".join(sorted(flows.builtin_flows()))
-        raise invalid(("order_type",), f"unknown order type; known: {known}", body.order_type)
+    """The workflow input: catalog prices, the flow snapshot, and the order's time limits."""
+    flow = await resolve_flow(store, body.order_type, body.flow_version)
     catalog = await items_by_sku(store, {line.sku for line in body.lines})
     errors = [
         {
@@ -51,6 +72,8 @@ async def price_order(
             name=catalog[line.sku].name,
             unit_price_minor=catalog[line.sku].price_minor,
             quantity=line.quantity,
+            kind=catalog[line.sku].kind,
+            release_date=catalog[line.sku].release_date,
         )
         for index, line in enumerate(body.lines)
     ]
@@ -65,4 +88,5 @@ async def price_order(
         placed_at=datetime.now(UTC),
         flow=flow,
         review_sla_s=review_sla_s,
+        pickup_window_s=pickup_window_s,
     )

@@ -71,6 +71,12 @@ class AddressCorrection(InterventionRequest):
     shipping_address: Address
 
 
+class PickupRequest(InterventionRequest):
+    """The customer collected a pickup order at the store."""
+
+    picked_up_by: str | None = Field(None, max_length=200, description="who collected it")
+
+
 INTERVENTIONS: dict[str, type[InterventionRequest]] = {
     "cancel": CancelRequest,
     "hold": HoldRequest,
@@ -79,6 +85,7 @@ INTERVENTIONS: dict[str, type[InterventionRequest]] = {
     "skip": SkipRequest,
     "review": ReviewRequest,
     "correct_address": AddressCorrection,
+    "pickup": PickupRequest,
 }
 
 

@@ -6,7 +6,7 @@ Statuses are never set by hand: they are derived in `domain.status`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -98,6 +98,9 @@ class Address(BaseModel):
     country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
 
 
+ItemKind = Literal["physical", "digital"]
+
+
 class PricedLine(BaseModel):
     """A line as placed: the price comes from the catalog at placement, never from the client."""
 
@@ -106,6 +109,8 @@ class PricedLine(BaseModel):
     name: str
     unit_price_minor: int = Field(ge=0)
     quantity: int = Field(gt=0)
+    kind: ItemKind = "physical"
+    release_date: date | None = None  # a preorder item ships from this day on
 
 
 class LineBuckets(BaseModel):
@@ -138,6 +143,8 @@ class OrderLine(BaseModel):
     unit_price_minor: int
     quantity: int
     buckets: LineBuckets
+    kind: ItemKind = "physical"
+    release_date: date | None = None
 
     @property
     def active_quantity(self) -> int:
@@ -167,6 +174,7 @@ class OrderInput(BaseModel):
     placed_at: datetime
     flow: FlowDefinition
     review_sla_s: int = Field(48 * 3600, gt=0, description="escalate, then auto-cancel, after")
+    pickup_window_s: int = Field(3 * 24 * 3600, gt=0, description="pickup orders wait this long")
 
 
 class AllocatedLine(BaseModel):
@@ -186,9 +194,15 @@ class Allocation(BaseModel):
 class Payment(BaseModel):
     authorization_id: str | None = None
     authorized_minor: int = 0
+    authorized_at: datetime | None = None  # authorizations expire (7 days) and are renewed
     captured_minor: int = 0
     refunded_minor: int = 0
     voided: bool = False
+
+
+class License(BaseModel):
+    line_id: str
+    key: str
 
 
 class Shipment(BaseModel):
@@ -222,7 +236,7 @@ class Review(BaseModel):
 
     step: str
     reason: str
-    kind: Literal["fraud", "declined", "out_of_stock", "step_failed"]
+    kind: Literal["fraud", "declined", "out_of_stock", "step_failed", "approval"]
     since: datetime
     escalated: bool = False
     cancel_reason: CancelReason | None = None
@@ -255,6 +269,8 @@ class OrderView(BaseModel):
     failure: str | None = None
     holds: list[Hold] = Field(default_factory=list)
     review: Review | None = None
+    licenses: list[License] = Field(default_factory=list)
+    picked_up_by: str | None = None
     placed_at: datetime
     updated_at: datetime
 
@@ -281,6 +297,8 @@ class Order(BaseModel):
     failure: str | None = None
     holds: list[Hold] = Field(default_factory=list)
     review: Review | None = None
+    licenses: list[License] = Field(default_factory=list)
+    picked_up_by: str | None = None
 
     @classmethod
     def place(cls, order: OrderInput) -> Order:
@@ -298,6 +316,8 @@ class Order(BaseModel):
                     unit_price_minor=line.unit_price_minor,
                     quantity=line.quantity,
                     buckets=LineBuckets(pending=line.quantity),
+                    kind=line.kind,
+                    release_date=line.release_date,
                 )
                 for line in order.lines
             ],
@@ -402,6 +422,8 @@ class Order(BaseModel):
             failure=self.failure,
             holds=self.holds,
             review=self.review,
+            licenses=self.licenses,
+            picked_up_by=self.picked_up_by,
             placed_at=self.placed_at,
             updated_at=self.updated_at,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from oms.settings import get_settings
 
@@ -15,7 +16,25 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("run", help="Temporal dev server, API and worker, together")
     commands.add_parser("worker", help="run one worker")
     commands.add_parser("migrate", help="migrate the store and seed the catalog")
+    history = commands.add_parser("history", help="workflow histories for the replay suite")
+    history_commands = history.add_subparsers(dest="history_command", required=True)
+    export = history_commands.add_parser(
+        "export",
+        help="write an order's history (and its shipments') as JSON",
+        description="Writes <name>__<workflow_id>.json for order-ORDER_ID and each "
+        "shipment-ORDER_ID-n it started, or for the one workflow given by --workflow-id.",
+    )
+    export.add_argument("order_id", nargs="?", metavar="ORDER_ID")
+    export.add_argument("--workflow-id", help="export this one workflow instead of an order")
+    export.add_argument("--out", type=Path, default=Path("tests/histories"), metavar="DIR")
+    export.add_argument(
+        "--name", help="file name prefix (default: order type and status, e.g. standard_completed)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "history" and not (args.order_id or args.workflow_id):
+        export.error("give an ORDER_ID or --workflow-id")
+    if args.command == "history" and args.order_id and args.workflow_id:
+        export.error("give an ORDER_ID or --workflow-id, not both")
     settings = get_settings()
     if args.command == "run":
         from oms.launcher import run
@@ -39,6 +58,27 @@ def main(argv: list[str] | None = None) -> int:
             await store.close()
 
         asyncio.run(seed())
+        return 0
+    if args.command == "history":
+        from temporalio.service import RPCError
+
+        from oms.history import export_command
+
+        try:
+            paths = asyncio.run(
+                export_command(
+                    settings,
+                    args.order_id,
+                    workflow_id=args.workflow_id,
+                    directory=args.out,
+                    name=args.name,
+                )
+            )
+        except (RPCError, RuntimeError, ValueError) as error:
+            print(f"oms history export: {error}", file=sys.stderr)
+            return 1
+        for path in paths:
+            print(path)
         return 0
     return 2
 

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     fraud_block_score: int = Field(90, ge=0, le=100)
     flaky_failures: int = Field(2, ge=0, le=10)
     review_sla_s: int = Field(48 * 3600, gt=0)
+    pickup_window_s: int = Field(3 * 24 * 3600, gt=0)
 
     @field_validator("api_keys")
     @classmethod

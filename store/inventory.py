@@ -64,30 +64,51 @@ def plan_allocations(
 
 
 async def reserve(
-    store: Store, order_id: str, reservation_id: str, lines: list[AllocatedLine]
+    store: Store,
+    order_id: str,
+    reservation_id: str,
+    lines: list[AllocatedLine],
+    *,
+    location_kind: str = "warehouse",
 ) -> list[Allocation]:
-    """Reserve every line or nothing. Asking again with the same id returns the same
-    allocations without touching stock."""
+    """Reserve every line or nothing, from locations of `location_kind` only (warehouses
+    ship; stores hold pickups). Asking again with the same id returns the same allocations
+    without touching stock."""
     for _ in range(5):
         existing = await reserved(store, reservation_id, lines)
         if existing is not None:
             return existing
         try:
-            return await _reserve_once(store, order_id, reservation_id, lines)
+            return await _reserve_once(
+                store, order_id, reservation_id, lines, location_kind=location_kind
+            )
         except (_Raced, IntegrityError):
             continue
     raise RuntimeError(f"reservation {reservation_id}: stock kept moving; try again")
 
 
 async def _reserve_once(
-    store: Store, order_id: str, reservation_id: str, lines: list[AllocatedLine]
+    store: Store,
+    order_id: str,
+    reservation_id: str,
+    lines: list[AllocatedLine],
+    *,
+    location_kind: str = "warehouse",
 ) -> list[Allocation]:
     skus = {line.sku for line in lines}
     async with store.transaction() as session:
         warehouses = list(
-            (await session.scalars(select(Warehouse.code).order_by(Warehouse.priority))).all()
+            (
+                await session.scalars(
+                    select(Warehouse.code)
+                    .where(Warehouse.kind == location_kind)
+                    .order_by(Warehouse.priority)
+                )
+            ).all()
         )
-        levels = await session.scalars(select(StockLevel).where(StockLevel.sku.in_(skus)))
+        levels = await session.scalars(
+            select(StockLevel).where(StockLevel.sku.in_(skus), StockLevel.warehouse.in_(warehouses))
+        )
         stock = {(level.sku, level.warehouse): level.available for level in levels}
         plan = plan_allocations(lines, stock, warehouses)
         now = datetime.now(UTC)

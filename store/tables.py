@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -29,6 +31,9 @@ class CatalogItem(Base):
     name: Mapped[str] = mapped_column(String(200))
     price_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+    # physical | digital; the server default fills rows older than the column.
+    kind: Mapped[str] = mapped_column(String(16), default="physical", server_default="physical")
+    release_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # preorders
 
 
 class Warehouse(Base):
@@ -37,6 +42,8 @@ class Warehouse(Base):
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     priority: Mapped[int] = mapped_column(Integer, default=0)
+    # warehouse (ships) | store (pickup); the server default fills rows older than the column.
+    kind: Mapped[str] = mapped_column(String(16), default="warehouse", server_default="warehouse")
 
 
 class StockLevel(Base):
@@ -168,3 +175,41 @@ class ReviewQueueEntry(Base):
     reason: Mapped[str] = mapped_column(Text)
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     escalated: Mapped[bool] = mapped_column(default=False)
+
+
+class LicenseKey(Base):
+    """One license key per digital unit, issued once: (order, line, unit) is the key."""
+
+    __tablename__ = "license_keys"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    unit: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    license_key: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Notification(Base):
+    """The outbox of messages to customers; a retried send finds its row and stops."""
+
+    __tablename__ = "notifications"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FlowDefinitionRecord(Base):
+    """One registered version of an order type's flow; versions are never edited, only retired."""
+
+    __tablename__ = "flow_definitions"
+
+    type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)

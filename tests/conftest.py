@@ -17,6 +17,8 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -32,6 +34,7 @@ from workflows import search_attributes
 
 VENV_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
 TEMPORAL = shutil.which("temporal", path=str(VENV_BIN)) or shutil.which("temporal")
+TEST_SERVER = shutil.which("temporal-test-server", path=str(VENV_BIN))
 PG_ADMIN_URL = os.environ.get(
     "OMS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -203,3 +206,24 @@ async def slow_stack(temporal_env: WorkflowEnvironment, tmp_path_factory) -> Asy
     url = f"sqlite:///{tmp_path_factory.mktemp('slow') / 'oms.db'}"
     async with running_stack(temporal_env, url, carrier_delay_s=2.0) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server, for timers measured in days."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=TEST_SERVER, data_converter=pydantic_data_converter
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.Value(
+                    f"INDEXED_VALUE_TYPE_{key.indexed_value_type.name}"
+                )
+                for key in search_attributes.ALL
+            },
+        )
+    )
+    yield env
+    await env.shutdown()

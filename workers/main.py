@@ -12,6 +12,8 @@ from temporalio.worker import Worker
 
 from activities.inventory import InventoryActivities
 from activities.journal import JournalActivities
+from activities.licenses import LicenseActivities
+from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from activities.shipping import ShippingActivities
 from adapters.carrier import SimulatedCarrier
@@ -33,6 +35,8 @@ def build_worker(
     inventory = InventoryActivities(store)
     shipping = ShippingActivities(SimulatedCarrier(store, settings.carrier_delay_s))
     journal = JournalActivities(store)
+    licenses = LicenseActivities(store)
+    notifications = NotificationActivities(store)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -49,6 +53,8 @@ def build_worker(
             shipping.book_shipment,
             shipping.cancel_shipment,
             journal.append_events,
+            licenses.issue_licenses,
+            notifications.notify_customer,
         ],
     )
 

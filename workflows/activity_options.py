@@ -34,6 +34,9 @@ CARRIER: dict[str, Any] = {
     ),
 }
 
+LICENSES: dict[str, Any] = INVENTORY
+NOTIFICATIONS: dict[str, Any] = INVENTORY
+
 # The journal must never lose an event: retry until the store is back.
 JOURNAL: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=10),

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         CancelRequest,
         HoldRequest,
         InterventionRequest,
+        PickupRequest,
         ReleaseRequest,
         ReviewDecision,
         ReviewRequest,
@@ -131,9 +132,12 @@ def _check_backtrack(run: OrderRun, request: BacktrackRequest) -> str | None:
         at = run.current_step_id or "between steps"
         return f"step {request.to_step} has not been reached yet (the order is at {at})"
     try:
-        backtrack_plan(run, request.to_step)
+        plan = backtrack_plan(run, request.to_step)
     except compensation.CannotUndo as error:
         return str(error)
+    fixed = [s for s in plan.undo_steps if not run.flow.steps[run.flow.index_of(s)].backtrackable]
+    if fixed:
+        return f"step {fixed[0]} is marked not backtrackable in the {run.flow.type} flow"
     return None
 
 
@@ -189,6 +193,15 @@ def _check_address(run: OrderRun, request: AddressCorrection) -> str | None:
     return None
 
 
+def _check_pickup(run: OrderRun, request: PickupRequest) -> str | None:
+    step = run.running_step
+    if step is None or run.flow.steps[run.flow.index_of(step)].step != "await_pickup":
+        return "the order is not waiting for a pickup"
+    if run.order.picked_up_by is not None:
+        return f"the order was already picked up by {run.order.picked_up_by}"
+    return None
+
+
 CHECKS: dict[str, Callable[[Any, Any], str | None]] = {
     "cancel": _check_cancel,
     "hold": _check_hold,
@@ -197,6 +210,7 @@ CHECKS: dict[str, Callable[[Any, Any], str | None]] = {
     "skip": _check_skip,
     "review": _check_review,
     "correct_address": _check_address,
+    "pickup": _check_pickup,
 }
 
 
@@ -343,4 +357,9 @@ async def apply(run: OrderRun, kind: str, request: Any, actor: str) -> Any:
         await run.backtrack(request.to_step, actor=actor, reason=request.reason)
     elif kind == "review":
         await run.decide_review(request, actor=actor)
+    elif kind == "pickup":
+        order.picked_up_by = request.picked_up_by or actor
+        run.record(
+            "PickupConfirmed", actor=actor, reason=request.note, picked_up_by=order.picked_up_by
+        )
     return order.view().model_dump(mode="json")

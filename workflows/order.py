@@ -18,11 +18,12 @@ from typing import Any
 
 from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.common import RawValue
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.journal import JournalActivities
+    from activities.payments import PaymentActivities, VoidRequest
     from domain.events import SYSTEM, JournalEvent
     from domain.flows import FlowStep
     from domain.interventions import INTERVENTIONS, InterventionRequest, ReviewDecision
@@ -49,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
         ShipmentProgress,
         ShipmentWorkflow,
     )
-    from workflows.steps import STEPS, StepFailed, error_message
+    from workflows.steps import STEPS, ApprovalRequired, StepFailed, error_message
 
 SHIPMENT_EVENTS = {
     ShipmentStatus.BOOKED: "ShipmentBooked",
@@ -104,6 +105,7 @@ class OrderWorkflow:
         self.skips: set[str] = set()
         self.running_step: str | None = None
         self._review_sla = timedelta(seconds=order.review_sla_s)
+        self.pickup_window = timedelta(seconds=order.pickup_window_s)
         self._epochs: dict[str, int] = {}
         self._counters: dict[str, int] = {}
         self._commands: list[Command] = []
@@ -231,6 +233,18 @@ class OrderWorkflow:
     @workflow.signal(name="correct_address")
     def correct_address_signal(self, body: Any) -> None:
         self._signal("correct_address", body)
+
+    @workflow.update(name="pickup")
+    async def pickup(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._submit("pickup", body)
+
+    @pickup.validator
+    def _validate_pickup(self, body: dict[str, Any]) -> None:
+        self._validate("pickup", body)
+
+    @workflow.signal(name="pickup")
+    def pickup_signal(self, body: Any) -> None:
+        self._signal("pickup", body)
 
     @workflow.signal(dynamic=True)
     def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
@@ -393,13 +407,14 @@ class OrderWorkflow:
         self.cursor += 1
 
     async def _on_failure(self, step: FlowStep, failure: StepFailed) -> None:
-        self.record("StepFailed", step=step.step_id, reason=str(failure), kind=failure.kind)
+        if not isinstance(failure, ApprovalRequired):
+            self.record("StepFailed", step=step.step_id, reason=str(failure), kind=failure.kind)
         policy = "review" if failure.needs_review else step.on_failure
         if failure.final and policy == "review":
-            policy = "cancel"
+            policy = "compensate"
         if policy == "review":
             await self._review(step, failure)
-        elif policy == "cancel":
+        elif policy == "compensate":
             await self.finish_cancelled(
                 failure.cancel_reason or CancelReason.OTHER, note=str(failure)
             )
@@ -559,6 +574,37 @@ class OrderWorkflow:
                 return False
             await self.drain()
         return True
+
+    def activity_options(self, step: FlowStep, defaults: dict[str, Any]) -> dict[str, Any]:
+        """The activity options of a step: its kind's defaults, or the flow's retry settings."""
+        if step.retry is None:
+            return defaults
+        return defaults | {
+            "retry_policy": RetryPolicy(
+                initial_interval=timedelta(seconds=step.retry.initial_interval_s),
+                maximum_interval=timedelta(seconds=step.retry.maximum_interval_s),
+                maximum_attempts=step.retry.max_attempts,
+            )
+        }
+
+    async def void(self, authorization_id: str, *, reason: str) -> None:
+        """Void an authorization that is no longer the order's (a renewed one)."""
+        voided = await workflow.execute_activity_method(
+            PaymentActivities.void_payment,
+            VoidRequest(
+                order_id=self.order.order_id,
+                key=f"{authorization_id}:void",
+                authorization_id=authorization_id,
+            ),
+            summary=f"void {authorization_id}",
+            **activity_options.PAYMENT,
+        )
+        self.record(
+            "PaymentVoided",
+            reason=reason,
+            authorization_id=authorization_id,
+            released_minor=voided.amount_minor,
+        )
 
     def key(self, step: FlowStep) -> str:
         """The idempotency key of a step's effect: order, step and the step's epoch."""

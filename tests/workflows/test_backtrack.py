@@ -25,8 +25,9 @@ async def test_backtrack_to_authorize_voids_reauthorizes_with_a_new_key_and_comp
         await wait_until(http, order_id, shipments_booked)
         body = {"to_step": "authorize_payment", "reason": "card replaced"}
         plan = await intervene(http, order_id, "backtrack", body | {"dry_run": True})
-        assert plan["undo_steps"] == ["fulfill_shipments", "authorize_payment"]
-        assert plan["rerun_steps"] == ["authorize_payment", "fulfill_shipments"]
+        assert placed["flow"] == {"type": "standard", "version": 2}
+        assert plan["undo_steps"] == ["fulfill_shipments", "issue_licenses", "authorize_payment"]
+        assert plan["rerun_steps"] == ["authorize_payment", "issue_licenses", "fulfill_shipments"]
         assert [a["action"] for a in plan["actions"]] == [
             "cancel_shipment",
             "cancel_shipment",

@@ -3,49 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.models import OrderCreate
 from api.placement import price_order
 from store import journal
-from tests.conftest import VENV_BIN, new_store, stack_settings
+from tests.conftest import new_store, stack_settings
 from tests.orders import order_body
 from workers.main import build_worker
 from workflows import search_attributes
 from workflows.order import OrderWorkflow, order_workflow_id
 
-TEST_SERVER = shutil.which("temporal-test-server", path=str(VENV_BIN))
 SLA = timedelta(hours=48)
-
-
-@pytest.fixture(scope="module")
-async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=TEST_SERVER, data_converter=pydantic_data_converter
-    )
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.Value(
-                    f"INDEXED_VALUE_TYPE_{key.indexed_value_type.name}"
-                )
-                for key in search_attributes.ALL
-            },
-        )
-    )
-    yield env
-    await env.shutdown()
 
 
 async def test_unreviewed_order_escalates_after_the_sla_then_is_cancelled(

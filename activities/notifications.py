@@ -1,0 +1,26 @@
+"""Notification activities: messages to customers go through the outbox, once per key."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from store import notifications
+from store.db import Store
+
+
+class Notification(BaseModel):
+    key: str
+    order_id: str
+    customer_id: str
+    kind: str
+    message: str
+
+
+class NotificationActivities:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @activity.defn
+    async def notify_customer(self, notification: Notification) -> bool:
+        return await notifications.enqueue(self.store, **notification.model_dump())

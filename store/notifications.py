@@ -1,0 +1,40 @@
+"""The customer notification outbox; a sender (email, SMS) would drain it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from store.db import Store
+from store.tables import Notification
+
+
+async def enqueue(
+    store: Store, *, key: str, order_id: str, customer_id: str, kind: str, message: str
+) -> bool:
+    """False when this key was sent before (a retried activity)."""
+    async with store.transaction() as session:
+        if await session.get(Notification, key) is not None:
+            return False
+        session.add(
+            Notification(
+                key=key,
+                order_id=order_id,
+                customer_id=customer_id,
+                kind=kind,
+                message=message,
+                created_at=datetime.now(UTC),
+            )
+        )
+    return True
+
+
+async def for_order(store: Store, order_id: str) -> list[Notification]:
+    async with store.read() as session:
+        rows = await session.scalars(
+            select(Notification)
+            .where(Notification.order_id == order_id)
+            .order_by(Notification.created_at)
+        )
+        return list(rows)

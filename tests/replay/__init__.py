@@ -1,0 +1,1 @@
+"""Replay regression suite: recorded workflow histories replayed against the current code."""

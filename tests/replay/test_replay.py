@@ -1,0 +1,48 @@
+"""Every recorded history in `tests/histories/` replays against the current workflow code.
+
+A failure here means a change to `OrderWorkflow` or `ShipmentWorkflow` would break orders
+already running in production: guard it with `workflow.patched(...)` (see the README,
+"Versioning and replay").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from oms.history import history_files, load_history
+from workflows.order import OrderWorkflow
+from workflows.shipment import ShipmentWorkflow
+
+HISTORIES_DIR = Path(__file__).resolve().parent.parent / "histories"
+HISTORIES = history_files(HISTORIES_DIR)
+
+
+def test_histories_directory_exists() -> None:
+    # Stays meaningful with no histories recorded yet: the suite is wired and collected.
+    assert HISTORIES_DIR.is_dir(), f"{HISTORIES_DIR} is missing"
+
+
+@pytest.fixture(scope="module")
+def replayer() -> Replayer:
+    return Replayer(
+        workflows=[OrderWorkflow, ShipmentWorkflow], data_converter=pydantic_data_converter
+    )
+
+
+# Defined only when there is something to replay, so an empty directory passes rather
+# than reporting an empty parameter set.
+if HISTORIES:
+
+    @pytest.mark.parametrize("path", HISTORIES, ids=[path.name for path in HISTORIES])
+    async def test_history_replays(replayer: Replayer, path: Path) -> None:
+        history = load_history(path)
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        if result.replay_failure is not None:
+            pytest.fail(
+                f"{path.name} ({history.workflow_id}) no longer replays: {result.replay_failure!r}",
+                pytrace=False,
+            )

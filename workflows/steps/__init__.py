@@ -1,0 +1,43 @@
+"""The step registry: what each step named in a flow does.
+
+A step runs against the order workflow's state and raises `StepFailed` for a business
+failure; the interpreter decides what a failure means from the flow. How each step is
+undone lives in `workflows.compensation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.flows import STEP_SPECS, FlowStep
+    from workflows.steps import checks, delivery, inventory, payment
+    from workflows.steps.failures import ApprovalRequired, StepFailed, error_message, error_type
+
+if TYPE_CHECKING:
+    from workflows.order import OrderWorkflow as OrderRun
+
+Step = Callable[["OrderRun", FlowStep], Awaitable[None]]
+
+STEPS: dict[str, Any] = {
+    "validate_order": checks.validate_order,
+    "check_fraud": checks.check_fraud,
+    "manual_approval": checks.manual_approval,
+    "reserve_inventory": inventory.reserve_inventory,
+    "reserve_at_store": inventory.reserve_at_store,
+    "authorize_payment": payment.authorize_payment,
+    "await_release": payment.await_release,
+    "capture_payment": payment.capture_payment,
+    "fulfill_shipments": delivery.fulfill_shipments,
+    "issue_licenses": delivery.issue_licenses,
+    "notify_pickup_ready": delivery.notify_pickup_ready,
+    "await_pickup": delivery.await_pickup,
+}
+
+# The pure registry in domain/ and these implementations must name the same steps.
+assert set(STEPS) == set(STEP_SPECS), "step registry and STEP_SPECS disagree"
+
+__all__ = ["STEPS", "ApprovalRequired", "StepFailed", "error_message", "error_type"]
