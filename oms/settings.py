@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     flaky_failures: int = Field(2, ge=0, le=10)
     review_sla_s: int = Field(48 * 3600, gt=0)
     pickup_window_s: int = Field(3 * 24 * 3600, gt=0)
+    # Worker Versioning: off in the embedded run; on, each order stays on its starting build.
+    worker_versioning: bool = False
+    worker_deployment: str = "temporal-oms"
+    worker_build_id: str = "dev"
 
     @field_validator("api_keys")
     @classmethod

@@ -7,8 +7,9 @@ import logging
 import signal
 
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.inventory import InventoryActivities
 from activities.journal import JournalActivities
@@ -37,9 +38,23 @@ def build_worker(
     journal = JournalActivities(store)
     licenses = LicenseActivities(store)
     notifications = NotificationActivities(store)
+    versioning = None
+    if settings.worker_versioning:
+        # Orders live for weeks: each stays on the build that started it (PINNED) and a new
+        # build takes only new orders. The behavior is declared here rather than on the
+        # workflow classes because the server refuses a declared behavior from an
+        # unversioned worker, which is what the embedded run uses.
+        versioning = WorkerDeploymentConfig(
+            version=WorkerDeploymentVersion(
+                deployment_name=settings.worker_deployment, build_id=settings.worker_build_id
+            ),
+            use_worker_versioning=True,
+            default_versioning_behavior=VersioningBehavior.PINNED,
+        )
     return Worker(
         client,
         task_queue=settings.task_queue,
+        deployment_config=versioning,
         workflows=[OrderWorkflow, ShipmentWorkflow],
         activities=[
             payments.assess_fraud_risk,
