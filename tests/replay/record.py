@@ -253,6 +253,59 @@ async def signal_malformed(stack: Stack, http: httpx.AsyncClient) -> str:
     return await finish(http, order_id, "COMPLETED")
 
 
+async def digital_completed(stack: Stack, http: httpx.AsyncClient) -> str:
+    lines = [{"sku": "EBOOK-TEMPORAL", "quantity": 2}]
+    order_id = await placed(http, order_body(lines=lines) | {"order_type": "digital"})
+    return await finish(http, order_id, "COMPLETED")
+
+
+async def warranty_add_on(stack: Stack, http: httpx.AsyncClient) -> str:
+    lines = [{"sku": "TSHIRT-BLK-M", "quantity": 1}, {"sku": "WARRANTY-2Y", "quantity": 1}]
+    order_id = await placed(http, order_body(lines=lines))
+    return await finish(http, order_id, "COMPLETED")
+
+
+async def high_value_approved(stack: Stack, http: httpx.AsyncClient) -> str:
+    lines = [{"sku": "HEADPHONES-BT", "quantity": 3}]
+    order_id = await placed(http, order_body(lines=lines) | {"order_type": "high_value"})
+    await reach(http, order_id, in_review)
+    await intervene(http, order_id, "review", {"decision": "approve", "note": "ID checked"})
+    return await finish(http, order_id, "COMPLETED")
+
+
+async def pickup_collected(stack: Stack, http: httpx.AsyncClient) -> str:
+    lines = [{"sku": "TSHIRT-BLK-M", "quantity": 1}]
+    order_id = await placed(http, order_body(lines=lines) | {"order_type": "pickup"})
+    await reach(http, order_id, lambda v: v["current_step"] == "await_pickup")
+    await intervene(http, order_id, "pickup", {"picked_up_by": "Alice"})
+    return await finish(http, order_id, "COMPLETED")
+
+
+async def preorder_released(stack: Stack, http: httpx.AsyncClient) -> str:
+    """A preorder whose item is already out: authorize, pass the release date, ship."""
+    from datetime import date, timedelta
+
+    from store.tables import CatalogItem, StockLevel
+
+    sku = f"PRE-{int(time.time() * 1000) % 10**8}"
+    async with stack.store.transaction() as session:
+        session.add(
+            CatalogItem(
+                sku=sku,
+                name="Released preorder",
+                price_minor=5000,
+                currency="USD",
+                kind="physical",
+                release_date=date.today() - timedelta(days=1),
+            )
+        )
+        await session.flush()
+        session.add(StockLevel(sku=sku, warehouse="EWR", available=10))
+    body = order_body(lines=[{"sku": sku, "quantity": 1}]) | {"order_type": "preorder"}
+    order_id = await placed(http, body)
+    return await finish(http, order_id, "COMPLETED")
+
+
 SCENARIOS: dict[str, Scenario] = {
     "standard_completed": standard_completed,
     "standard_declined": standard_declined,
@@ -269,6 +322,11 @@ SCENARIOS: dict[str, Scenario] = {
     "out_of_stock_review_cancel": out_of_stock_review_cancel,
     "address_correction": address_correction,
     "signal_malformed": signal_malformed,
+    "digital_completed": digital_completed,
+    "warranty_add_on": warranty_add_on,
+    "high_value_approved": high_value_approved,
+    "pickup_collected": pickup_collected,
+    "preorder_released": preorder_released,
 }
 
 
