@@ -306,6 +306,12 @@ async def preorder_released(stack: Stack, http: httpx.AsyncClient) -> str:
     return await finish(http, order_id, "COMPLETED")
 
 
+async def review_skip(stack: Stack, http: httpx.AsyncClient) -> str:
+    order_id = await in_review_order(http, order_body("tok_risk_elevated"))
+    await intervene(http, order_id, "review", {"decision": "skip", "note": "known customer"})
+    return await finish(http, order_id, "COMPLETED")
+
+
 SCENARIOS: dict[str, Scenario] = {
     "standard_completed": standard_completed,
     "standard_declined": standard_declined,
@@ -327,6 +333,7 @@ SCENARIOS: dict[str, Scenario] = {
     "high_value_approved": high_value_approved,
     "pickup_collected": pickup_collected,
     "preorder_released": preorder_released,
+    "review_skip": review_skip,
 }
 
 

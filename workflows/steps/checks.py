@@ -55,7 +55,7 @@ async def check_fraud(run: OrderRun, step: FlowStep) -> None:
             order_id=run.order.order_id, token=run.payment_token, amount_minor=run.order.total_minor
         ),
         summary="score the payment for fraud",
-        **activity_options.PAYMENT,
+        **run.activity_options(step, activity_options.PAYMENT),
     )
     run.record("FraudChecked", score=risk.score, reason=risk.reason)
     if risk.score >= FRAUD_BLOCK_SCORE:
