@@ -11,15 +11,13 @@ Every state change is a journal event, written in batches by one background writ
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.journal import JournalActivities
@@ -27,39 +25,20 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities, VoidRequest
     from domain.events import SYSTEM, JournalEvent
     from domain.flows import FlowStep
-    from domain.interventions import INTERVENTIONS, InterventionRequest, ReviewDecision
+    from domain.interventions import ReviewDecision
     from domain.money import Money
-    from domain.orders import (
-        AllocatedLine,
-        Allocation,
-        CancelReason,
-        Order,
-        OrderInput,
-        OrderStatus,
-        OrderView,
-        Review,
-        Shipment,
-        ShipmentStatus,
-    )
+    from domain.orders import CancelReason, Order, OrderInput, OrderStatus, OrderView, Review
     from domain.status import order_status
     from workflows import activity_options, compensation, interventions
     from workflows import search_attributes as sa
-    from workflows.interventions import FlowRedirect, InterventionRefused
-    from workflows.shipment import (
-        ShipmentChange,
-        ShipmentChangeResult,
-        ShipmentProgress,
-        ShipmentWorkflow,
-    )
+    from workflows.interventions import FlowRedirect
+    from workflows.shipment import ShipmentChangeResult
     from workflows.steps import STEPS, ApprovalRequired, StepFailed, error_message
 
-SHIPMENT_EVENTS = {
-    ShipmentStatus.BOOKED: "ShipmentBooked",
-    ShipmentStatus.DISPATCHED: "ShipmentDispatched",
-    ShipmentStatus.IN_TRANSIT: "ShipmentInTransit",
-    ShipmentStatus.DELIVERED: "ShipmentDelivered",
-}
-SIGNAL_ACTOR = "operator (signal)"
+# Sandboxed with this module (not passed through): they are parts of the workflow class.
+from workflows.handlers import Command, InterventionHandlers  # noqa: E402
+from workflows.tracking import ShipmentTracking, ShipmentWatch  # noqa: E402
+
 NOTIFY_ON_COMPLETION = "notify-customer-on-completion"
 
 
@@ -74,29 +53,8 @@ def order_summary(order: Order) -> str:
     return f"{order.order_id} · {order.flow.type} v{order.flow.version} · {lines} · {total}"
 
 
-@dataclass
-class Command:
-    kind: str
-    request: Any
-    actor: str
-    from_signal: bool
-    done: bool = False
-    error: str | None = None
-    result: Any = None
-
-
-@dataclass
-class ShipmentWatch:
-    task: asyncio.Task[None]
-    failure: str | None = None
-
-
-def _refused(message: str) -> ApplicationError:
-    return ApplicationError(message, type="InterventionRefused", non_retryable=True)
-
-
 @workflow.defn
-class OrderWorkflow:
+class OrderWorkflow(InterventionHandlers, ShipmentTracking):
     @workflow.init
     def __init__(self, order: OrderInput) -> None:
         self.order = Order.place(order)
@@ -124,212 +82,6 @@ class OrderWorkflow:
     @workflow.query
     def view(self) -> OrderView:
         return self.order.view()
-
-    @workflow.signal
-    def shipment_progressed(self, progress: ShipmentProgress) -> None:
-        try:
-            shipment = self.order.shipment(progress.shipment_id)
-        except KeyError:
-            self.record(
-                "SignalRejected",
-                signal="shipment_progressed",
-                reason=f"unknown shipment {progress.shipment_id}",
-            )
-            return
-        if progress.tracking_number:
-            shipment.tracking_number = progress.tracking_number
-        self.apply_shipment(
-            shipment.model_copy(
-                update={"status": progress.status, "captured_minor": progress.captured_minor}
-            ),
-            note=progress.note,
-            capture_id=progress.capture_id,
-        )
-
-    @workflow.signal
-    def shipment_changed(self, result: ShipmentChangeResult) -> None:
-        self._change_results[result.request_id] = result
-
-    # -- interventions: an update (validated) and a signal (journaled if refused) for each ----
-
-    @workflow.update(name="cancel")
-    async def cancel(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._submit("cancel", body)
-
-    @cancel.validator
-    def _validate_cancel(self, body: dict[str, Any]) -> None:
-        self._validate("cancel", body)
-
-    @workflow.signal(name="cancel")
-    def cancel_signal(self, body: Any) -> None:
-        self._signal("cancel", body)
-
-    @workflow.update(name="hold")
-    async def hold(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._submit("hold", body)
-
-    @hold.validator
-    def _validate_hold(self, body: dict[str, Any]) -> None:
-        self._validate("hold", body)
-
-    @workflow.signal(name="hold")
-    def hold_signal(self, body: Any) -> None:
-        self._signal("hold", body)
-
-    @workflow.update(name="release")
-    async def release(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._submit("release", body)
-
-    @release.validator
-    def _validate_release(self, body: dict[str, Any]) -> None:
-        self._validate("release", body)
-
-    @workflow.signal(name="release")
-    def release_signal(self, body: Any) -> None:
-        self._signal("release", body)
-
-    @workflow.update(name="backtrack")
-    async def backtrack_update(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._submit("backtrack", body)
-
-    @backtrack_update.validator
-    def _validate_backtrack(self, body: dict[str, Any]) -> None:
-        self._validate("backtrack", body)
-
-    @workflow.signal(name="backtrack")
-    def backtrack_signal(self, body: Any) -> None:
-        self._signal("backtrack", body)
-
-    @workflow.update(name="skip")
-    async def skip(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._submit("skip", body)
-
-    @skip.validator
-    def _validate_skip(self, body: dict[str, Any]) -> None:
-        self._validate("skip", body)
-
-    @workflow.signal(name="skip")
-    def skip_signal(self, body: Any) -> None:
-        self._signal("skip", body)
-
-    @workflow.update(name="review")
-    async def review(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._submit("review", body)
-
-    @review.validator
-    def _validate_review(self, body: dict[str, Any]) -> None:
-        self._validate("review", body)
-
-    @workflow.signal(name="review")
-    def review_signal(self, body: Any) -> None:
-        self._signal("review", body)
-
-    @workflow.update(name="correct_address")
-    async def correct_address(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._submit("correct_address", body)
-
-    @correct_address.validator
-    def _validate_correct_address(self, body: dict[str, Any]) -> None:
-        self._validate("correct_address", body)
-
-    @workflow.signal(name="correct_address")
-    def correct_address_signal(self, body: Any) -> None:
-        self._signal("correct_address", body)
-
-    @workflow.update(name="pickup")
-    async def pickup(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._submit("pickup", body)
-
-    @pickup.validator
-    def _validate_pickup(self, body: dict[str, Any]) -> None:
-        self._validate("pickup", body)
-
-    @workflow.signal(name="pickup")
-    def pickup_signal(self, body: Any) -> None:
-        self._signal("pickup", body)
-
-    @workflow.signal(dynamic=True)
-    def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
-        # A mistyped signal name from the Web UI or the CLI is journaled, never buffered forever.
-        known = ", ".join(sorted(INTERVENTIONS))
-        self.record(
-            "InterventionRejected",
-            reason=f"unknown signal {name!r}; known: {known}",
-            intervention=name,
-            via="signal",
-        )
-
-    def _parse(self, kind: str, body: Any) -> InterventionRequest:
-        try:
-            return INTERVENTIONS[kind].model_validate(body)
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                for e in error.errors()
-            )
-            raise _refused(f"invalid {kind} request: {problems}") from None
-
-    def _validate(self, kind: str, body: Any) -> None:
-        request = self._parse(kind, body)
-        if error := interventions.check(self, kind, request):
-            raise _refused(error)
-
-    async def _submit(self, kind: str, body: Any) -> dict[str, Any]:
-        request = self._parse(kind, body)
-        if kind == "backtrack" and request.dry_run:
-            return interventions.backtrack_plan(self, request.to_step).model_dump(mode="json")
-        command = Command(kind, request, request.actor or "operator", from_signal=False)
-        self._commands.append(command)
-        await workflow.wait_condition(lambda: command.done)
-        if command.error is not None:
-            raise _refused(command.error)
-        return command.result
-
-    def _signal(self, kind: str, body: Any) -> None:
-        try:
-            request = self._parse(kind, body)
-            error = interventions.check(self, kind, request)
-        except ApplicationError as refusal:
-            request, error = None, refusal.message
-        if error is None and kind == "backtrack" and request.dry_run:
-            error = "a dry run answers only as an update"
-        if error is not None:
-            self.record(
-                "InterventionRejected",
-                reason=error,
-                intervention=kind,
-                via="signal",
-                body=_printable(body),
-            )
-            return
-        self._commands.append(Command(kind, request, request.actor or SIGNAL_ACTOR, True))
-
-    async def drain(self) -> None:
-        """Apply queued interventions, oldest first. Only called at safe points."""
-        while self._commands:
-            command = self._commands.pop(0)
-            error = interventions.check(self, command.kind, command.request)
-            if error is None:
-                try:
-                    command.result = await interventions.apply(
-                        self, command.kind, command.request, command.actor
-                    )
-                except (InterventionRefused, compensation.CannotUndo) as refused:
-                    error = str(refused)
-                except FlowRedirect:
-                    command.result = self.order.view().model_dump(mode="json")
-                    command.done = True
-                    raise
-            if error is not None:
-                command.error = error
-                self.record(
-                    "InterventionRejected",
-                    actor=command.actor,
-                    reason=error,
-                    intervention=command.kind,
-                    via="signal" if command.from_signal else "update",
-                )
-            command.done = True
 
     # -- the interpreter ----------------------------------------------------------------------
 
@@ -632,90 +384,6 @@ class OrderWorkflow:
         self._counters[purpose] = self._counters.get(purpose, 0) + 1
         return f"{self.order.order_id}:{purpose}:{self._counters[purpose]}"
 
-    def shipment_for(self, allocation: Allocation) -> Shipment | None:
-        """The live or finished shipment carrying an allocation (not a cancelled one)."""
-        for shipment in self.order.shipments:
-            if (
-                shipment.reservation_id == allocation.reservation_id
-                and shipment.warehouse == allocation.warehouse
-                and shipment.status != ShipmentStatus.CANCELLED
-            ):
-                return shipment
-        return None
-
-    def shipment_left(self, allocation: Allocation) -> bool:
-        shipment = self.shipment_for(allocation)
-        return shipment is not None and shipment.has_left
-
-    def open_shipment(self, allocation: Allocation) -> Shipment:
-        self._counters["shipment"] = self._counters.get("shipment", 0) + 1
-        shipment = Shipment(
-            shipment_id=f"{self.order.order_id}-{self._counters['shipment']}",
-            warehouse=allocation.warehouse,
-            reservation_id=allocation.reservation_id,
-            lines=[item.model_copy() for item in allocation.lines if item.quantity],
-        )
-        self.order.shipments.append(shipment)
-        self.record(
-            "ShipmentCreated",
-            shipment_id=shipment.shipment_id,
-            warehouse=shipment.warehouse,
-            lines=[item.model_dump() for item in shipment.lines],
-        )
-        return shipment
-
-    def watch_shipment(self, shipment_id: str, handle: Any) -> None:
-        async def follow() -> None:
-            try:
-                self.apply_shipment(await handle)
-            except ChildWorkflowError as error:
-                self._watches[shipment_id].failure = f"{shipment_id}: {error_message(error)}"
-
-        self._watches[shipment_id] = ShipmentWatch(asyncio.create_task(follow()))
-
-    def shipments_settled(self) -> bool:
-        return all(watch.task.done() for watch in self._watches.values())
-
-    def shipment_failures(self) -> list[str]:
-        return [w.failure for w in self._watches.values() if w.failure is not None]
-
-    async def change_shipment(
-        self, shipment: Shipment, remove: list[AllocatedLine]
-    ) -> ShipmentChangeResult:
-        """Ask a shipment to give up units and wait for its answer: it refuses once dispatched."""
-        request_id = self.next_key("shipment-change")
-        handle = workflow.get_external_workflow_handle_for(
-            ShipmentWorkflow.run, f"shipment-{shipment.shipment_id}"
-        )
-        await handle.signal(
-            ShipmentWorkflow.change, ShipmentChange(request_id=request_id, remove=remove)
-        )
-        await workflow.wait_condition(lambda: request_id in self._change_results)
-        return self._change_results.pop(request_id)
-
-    def apply_shipment(
-        self, reported: Shipment, note: str | None = None, capture_id: str | None = None
-    ) -> None:
-        captured_before = self.order.payment.captured_minor
-        moved = self.order.progress_shipment(
-            reported.shipment_id, reported.status, reported.captured_minor
-        )
-        if self.order.payment.captured_minor > captured_before:
-            self.record(
-                "PaymentCaptured",
-                shipment_id=reported.shipment_id,
-                amount_minor=self.order.payment.captured_minor - captured_before,
-                capture_id=capture_id,
-            )
-        if moved:
-            self.record(
-                SHIPMENT_EVENTS[reported.status],
-                shipment_id=reported.shipment_id,
-                tracking_number=self.order.shipment(reported.shipment_id).tracking_number,
-            )
-        elif note:
-            self.record("ShipmentException", shipment_id=reported.shipment_id, note=note)
-
     def set_details(self, details: str) -> None:
         self._details = details
         self._publish(force=True)
@@ -789,9 +457,3 @@ class OrderWorkflow:
                 JournalActivities.append_events, batch, **activity_options.JOURNAL
             )
             del self._unwritten[: len(batch)]
-
-
-def _printable(body: Any) -> Any:
-    """What a refused signal carried, bounded so a huge payload cannot bloat the journal."""
-    text = repr(body)
-    return body if len(text) <= 2000 and isinstance(body, dict | list | str | int) else text[:2000]

@@ -1,0 +1,147 @@
+"""The order's shipments as the order workflow sees them: children it starts, follows,
+and asks to give up units."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.orders import AllocatedLine, Allocation, Shipment, ShipmentStatus
+    from workflows.shipment import (
+        ShipmentChange,
+        ShipmentChangeResult,
+        ShipmentProgress,
+        ShipmentWorkflow,
+    )
+    from workflows.steps import error_message
+
+SHIPMENT_EVENTS = {
+    ShipmentStatus.BOOKED: "ShipmentBooked",
+    ShipmentStatus.DISPATCHED: "ShipmentDispatched",
+    ShipmentStatus.IN_TRANSIT: "ShipmentInTransit",
+    ShipmentStatus.DELIVERED: "ShipmentDelivered",
+}
+
+
+@dataclass
+class ShipmentWatch:
+    task: asyncio.Task[None]
+    failure: str | None = None
+
+
+class ShipmentTracking:
+    """Mixed into `OrderWorkflow`; uses its `order`, `record`, `next_key` and `_watches`."""
+
+    @workflow.signal
+    def shipment_progressed(self, progress: ShipmentProgress) -> None:
+        try:
+            shipment = self.order.shipment(progress.shipment_id)
+        except KeyError:
+            self.record(
+                "SignalRejected",
+                signal="shipment_progressed",
+                reason=f"unknown shipment {progress.shipment_id}",
+            )
+            return
+        if progress.tracking_number:
+            shipment.tracking_number = progress.tracking_number
+        self.apply_shipment(
+            shipment.model_copy(
+                update={"status": progress.status, "captured_minor": progress.captured_minor}
+            ),
+            note=progress.note,
+            capture_id=progress.capture_id,
+        )
+
+    @workflow.signal
+    def shipment_changed(self, result: ShipmentChangeResult) -> None:
+        self._change_results[result.request_id] = result
+
+    def shipment_for(self, allocation: Allocation) -> Shipment | None:
+        """The live or finished shipment carrying an allocation (not a cancelled one)."""
+        for shipment in self.order.shipments:
+            if (
+                shipment.reservation_id == allocation.reservation_id
+                and shipment.warehouse == allocation.warehouse
+                and shipment.status != ShipmentStatus.CANCELLED
+            ):
+                return shipment
+        return None
+
+    def shipment_left(self, allocation: Allocation) -> bool:
+        shipment = self.shipment_for(allocation)
+        return shipment is not None and shipment.has_left
+
+    def open_shipment(self, allocation: Allocation) -> Shipment:
+        self._counters["shipment"] = self._counters.get("shipment", 0) + 1
+        shipment = Shipment(
+            shipment_id=f"{self.order.order_id}-{self._counters['shipment']}",
+            warehouse=allocation.warehouse,
+            reservation_id=allocation.reservation_id,
+            lines=[item.model_copy() for item in allocation.lines if item.quantity],
+        )
+        self.order.shipments.append(shipment)
+        self.record(
+            "ShipmentCreated",
+            shipment_id=shipment.shipment_id,
+            warehouse=shipment.warehouse,
+            lines=[item.model_dump() for item in shipment.lines],
+        )
+        return shipment
+
+    def watch_shipment(self, shipment_id: str, handle: Any) -> None:
+        async def follow() -> None:
+            try:
+                self.apply_shipment(await handle)
+            except ChildWorkflowError as error:
+                self._watches[shipment_id].failure = f"{shipment_id}: {error_message(error)}"
+
+        self._watches[shipment_id] = ShipmentWatch(asyncio.create_task(follow()))
+
+    def shipments_settled(self) -> bool:
+        return all(watch.task.done() for watch in self._watches.values())
+
+    def shipment_failures(self) -> list[str]:
+        return [w.failure for w in self._watches.values() if w.failure is not None]
+
+    async def change_shipment(
+        self, shipment: Shipment, remove: list[AllocatedLine]
+    ) -> ShipmentChangeResult:
+        """Ask a shipment to give up units and wait for its answer: it refuses once dispatched."""
+        request_id = self.next_key("shipment-change")
+        handle = workflow.get_external_workflow_handle_for(
+            ShipmentWorkflow.run, f"shipment-{shipment.shipment_id}"
+        )
+        await handle.signal(
+            ShipmentWorkflow.change, ShipmentChange(request_id=request_id, remove=remove)
+        )
+        await workflow.wait_condition(lambda: request_id in self._change_results)
+        return self._change_results.pop(request_id)
+
+    def apply_shipment(
+        self, reported: Shipment, note: str | None = None, capture_id: str | None = None
+    ) -> None:
+        captured_before = self.order.payment.captured_minor
+        moved = self.order.progress_shipment(
+            reported.shipment_id, reported.status, reported.captured_minor
+        )
+        if self.order.payment.captured_minor > captured_before:
+            self.record(
+                "PaymentCaptured",
+                shipment_id=reported.shipment_id,
+                amount_minor=self.order.payment.captured_minor - captured_before,
+                capture_id=capture_id,
+            )
+        if moved:
+            self.record(
+                SHIPMENT_EVENTS[reported.status],
+                shipment_id=reported.shipment_id,
+                tracking_number=self.order.shipment(reported.shipment_id).tracking_number,
+            )
+        elif note:
+            self.record("ShipmentException", shipment_id=reported.shipment_id, note=note)
