@@ -3,6 +3,7 @@ the API and one worker — started together and stopped together with Ctrl-C."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -62,6 +63,32 @@ def dev_server_command(settings: Settings) -> list[str]:
     for key in SEARCH_ATTRIBUTES:
         command += ["--search-attribute", f"{key.name}={SA_TYPES[key.indexed_value_type.name]}"]
     return command
+
+
+async def ensure_search_attributes(address: str, namespace: str) -> list[str]:
+    """Register the search attributes a data directory from an older release lacks:
+    `start-dev --search-attribute` only registers them in a fresh database."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+    from temporalio.client import Client
+
+    client = await Client.connect(address, namespace=namespace)
+    have = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = {
+        key.name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{key.indexed_value_type.name}")
+        for key in SEARCH_ATTRIBUTES
+        if key.name not in have.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)
 
 
 def wait_for_port(
@@ -129,6 +156,13 @@ def run(settings: Settings) -> int:
             wait_for_port(
                 "127.0.0.1", settings.temporal_port, server, "the Temporal dev server", 60
             )
+            added = asyncio.run(
+                ensure_search_attributes(
+                    settings.resolved_temporal_address, settings.temporal_namespace
+                )
+            )
+            if added:
+                print(f"registered search attributes: {', '.join(added)}", flush=True)
         api = subprocess.Popen(
             [
                 sys.executable,
