@@ -6,9 +6,13 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
+
+from store.db import Store
+from store.tables import CatalogItem, StockLevel
 
 ADDRESS = {
     "name": "Alice Example",
@@ -84,3 +88,51 @@ async def journal_types(http: httpx.AsyncClient, order_id: str) -> list[str]:
     response = await http.get(f"/orders/{order_id}/events")
     assert response.status_code == 200, response.text
     return [event["type"] for event in response.json()["data"]]
+
+
+async def temporal_signal(
+    address: str, namespace: str, workflow_id: str, name: str, payload: str
+) -> None:
+    """Signal through the `temporal` CLI with plain JSON, as an operator would."""
+    from tests.conftest import TEMPORAL
+
+    process = await asyncio.create_subprocess_exec(
+        TEMPORAL,
+        "workflow",
+        "signal",
+        "--address",
+        address,
+        "--namespace",
+        namespace,
+        "--workflow-id",
+        workflow_id,
+        "--name",
+        name,
+        "--input",
+        payload,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"temporal workflow signal {name}: {(out + err).decode()}")
+
+
+async def add_released_item(store: Store) -> str:
+    """A physical SKU whose release date has passed, with stock in EWR: a preorder of it
+    runs straight through."""
+    sku = f"PRE-{uuid.uuid4().hex[:8].upper()}"
+    async with store.transaction() as session:
+        session.add(
+            CatalogItem(
+                sku=sku,
+                name="Released preorder",
+                price_minor=5000,
+                currency="USD",
+                kind="physical",
+                release_date=date.today() - timedelta(days=1),
+            )
+        )
+        await session.flush()
+        session.add(StockLevel(sku=sku, warehouse="EWR", available=10))
+    return sku

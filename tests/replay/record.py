@@ -33,11 +33,13 @@ from temporalio.testing import WorkflowEnvironment
 from oms import history
 from tests.conftest import TEMPORAL, Stack, running_stack
 from tests.orders import (
+    add_released_item,
     intervene,
     journal_types,
     order_body,
     place,
     shipments_booked,
+    temporal_signal,
     wait_until,
 )
 from workflows import search_attributes
@@ -105,30 +107,6 @@ async def booked_order(http: httpx.AsyncClient, body: dict[str, Any]) -> str:
     order_id = await placed(http, body)
     await reach(http, order_id, shipments_booked)
     return order_id
-
-
-async def temporal_signal(stack: Stack, workflow_id: str, name: str, payload: str) -> None:
-    """Signal through the `temporal` CLI with plain JSON, as an operator would."""
-    process = await asyncio.create_subprocess_exec(
-        TEMPORAL,
-        "workflow",
-        "signal",
-        "--address",
-        stack.settings.resolved_temporal_address,
-        "--namespace",
-        stack.settings.temporal_namespace,
-        "--workflow-id",
-        workflow_id,
-        "--name",
-        name,
-        "--input",
-        payload,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"temporal workflow signal {name}: {(out + err).decode()}")
 
 
 # -- scenarios ------------------------------------------------------------------------------
@@ -244,7 +222,13 @@ async def address_correction(stack: Stack, http: httpx.AsyncClient) -> str:
 
 async def signal_malformed(stack: Stack, http: httpx.AsyncClient) -> str:
     order_id = await booked_order(http, order_body())
-    await temporal_signal(stack, history.order_workflow_id(order_id), "hold", '{"reason": 42}')
+    await temporal_signal(
+        stack.settings.resolved_temporal_address,
+        stack.settings.temporal_namespace,
+        history.order_workflow_id(order_id),
+        "hold",
+        '{"reason": 42}',
+    )
     deadline = time.monotonic() + 30
     while "InterventionRejected" not in await journal_types(http, order_id):
         if time.monotonic() > deadline:
@@ -283,24 +267,7 @@ async def pickup_collected(stack: Stack, http: httpx.AsyncClient) -> str:
 
 async def preorder_released(stack: Stack, http: httpx.AsyncClient) -> str:
     """A preorder whose item is already out: authorize, pass the release date, ship."""
-    from datetime import date, timedelta
-
-    from store.tables import CatalogItem, StockLevel
-
-    sku = f"PRE-{int(time.time() * 1000) % 10**8}"
-    async with stack.store.transaction() as session:
-        session.add(
-            CatalogItem(
-                sku=sku,
-                name="Released preorder",
-                price_minor=5000,
-                currency="USD",
-                kind="physical",
-                release_date=date.today() - timedelta(days=1),
-            )
-        )
-        await session.flush()
-        session.add(StockLevel(sku=sku, warehouse="EWR", available=10))
+    sku = await add_released_item(stack.store)
     body = order_body(lines=[{"sku": sku, "quantity": 1}]) | {"order_type": "preorder"}
     order_id = await placed(http, body)
     return await finish(http, order_id, "COMPLETED")

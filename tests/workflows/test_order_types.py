@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from store import inventory, notifications
-from store.tables import CatalogItem, StockLevel
+from store.tables import CatalogItem
 from tests.conftest import Stack
 from tests.orders import (
+    add_released_item,
     events,
     intervene,
     journal_types,
@@ -125,20 +125,7 @@ async def test_pickup_not_collected_within_the_window_is_cancelled_and_restocked
 
 
 async def test_preorder_of_a_released_item_authorizes_then_ships(stack: Stack) -> None:
-    sku = f"PRE-{uuid.uuid4().hex[:8].upper()}"
-    async with stack.store.transaction() as session:
-        session.add(
-            CatalogItem(
-                sku=sku,
-                name="Released preorder",
-                price_minor=5000,
-                currency="USD",
-                kind="physical",
-                release_date=date.today() - timedelta(days=1),
-            )
-        )
-        await session.flush()
-        session.add(StockLevel(sku=sku, warehouse="EWR", available=10))
+    sku = await add_released_item(stack.store)
     async with stack.http() as http:
         placed = await place(http, typed("preorder", lines=[{"sku": sku, "quantity": 1}]))
         done = await wait_for_status(http, placed["order_id"], *TERMINAL)

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
+from tests.conftest import Stack
+from tests.orders import (
+    events,
+    order_body,
+    place,
+    shipments_booked,
+    temporal_signal,
+    wait_for_status,
+    wait_until,
+)
 
-from tests.conftest import TEMPORAL, Stack
-from tests.orders import events, order_body, place, shipments_booked, wait_for_status, wait_until
 
-
-async def temporal_signal(stack: Stack, workflow_id: str, name: str, payload: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        TEMPORAL,
-        "workflow",
-        "signal",
-        "--address",
+async def signal(stack: Stack, workflow_id: str, name: str, payload: str) -> None:
+    await temporal_signal(
         stack.settings.resolved_temporal_address,
-        "--workflow-id",
+        stack.settings.temporal_namespace,
         workflow_id,
-        "--name",
         name,
-        "--input",
         payload,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await process.communicate()
-    assert process.returncode == 0, (out + err).decode()
 
 
 async def test_cli_signals_hold_and_release_and_a_malformed_one_is_journaled(
@@ -37,7 +33,7 @@ async def test_cli_signals_hold_and_release_and_a_malformed_one_is_journaled(
         workflow_id = f"order-{order_id}"
         await wait_until(http, order_id, shipments_booked)
 
-        await temporal_signal(
+        await signal(
             slow_stack,
             workflow_id,
             "hold",
@@ -46,12 +42,12 @@ async def test_cli_signals_hold_and_release_and_a_malformed_one_is_journaled(
         held = await wait_until(http, order_id, lambda v: v["status"] == "ON_HOLD")
         assert held["holds"][0]["reason"] == "INCORRECT_ADDRESS"
 
-        await temporal_signal(slow_stack, workflow_id, "hold", '{"reason": 42}')
-        await temporal_signal(slow_stack, workflow_id, "cancel", '"cancel it please"')
-        await temporal_signal(slow_stack, workflow_id, "release", '{"reason": "OTHER"}')
-        await temporal_signal(slow_stack, workflow_id, "explode", '{"now": true}')
+        await signal(slow_stack, workflow_id, "hold", '{"reason": 42}')
+        await signal(slow_stack, workflow_id, "cancel", '"cancel it please"')
+        await signal(slow_stack, workflow_id, "release", '{"reason": "OTHER"}')
+        await signal(slow_stack, workflow_id, "explode", '{"now": true}')
 
-        await temporal_signal(slow_stack, workflow_id, "release", "{}")
+        await signal(slow_stack, workflow_id, "release", "{}")
         done = await wait_for_status(http, order_id, "COMPLETED", "CANCELLED", "FAILED", timeout=60)
         journal = await events(http, order_id)
 
