@@ -201,10 +201,10 @@ async def stack(temporal_env: WorkflowEnvironment, sqlite_url: str) -> AsyncIter
 
 @pytest.fixture(scope="session")
 async def slow_stack(temporal_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIterator[Stack]:  # noqa: ANN001
-    """A stack whose carrier takes 2 s per event, so orders wait in FULFILLING long enough
+    """A stack whose carrier takes 3 s per event, so orders wait in FULFILLING long enough
     for an intervention to land before dispatch."""
     url = f"sqlite:///{tmp_path_factory.mktemp('slow') / 'oms.db'}"
-    async with running_stack(temporal_env, url, carrier_delay_s=2.0) as running:
+    async with running_stack(temporal_env, url, carrier_delay_s=3.0) as running:
         yield running
 
 
