@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from adapters.payments import (
@@ -220,12 +221,17 @@ class SandboxGateway:
             done = await session.get(PaymentOperation, key)
             if done is not None:
                 return
-            attempt = await session.get(GatewayAttempt, key)
-            if attempt is None:
-                attempt = GatewayAttempt(idempotency_key=key, attempts=0)
-                session.add(attempt)
-            attempt.attempts += 1
-            count = attempt.attempts
+            # One atomic upsert, so concurrent first attempts count each other.
+            insert = postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert
+            count = await session.scalar(
+                insert(GatewayAttempt)
+                .values(idempotency_key=key, attempts=1)
+                .on_conflict_do_update(
+                    index_elements=[GatewayAttempt.idempotency_key],
+                    set_={"attempts": GatewayAttempt.attempts + 1},
+                )
+                .returning(GatewayAttempt.attempts)
+            )
         if count <= self.flaky_failures:
             raise GatewayUnavailable(
                 f"sandbox: transient failure {count} of {self.flaky_failures}", "try_again"

@@ -173,6 +173,21 @@ async def test_flaky_failures_are_counted_per_key(gateway: SandboxGateway) -> No
         await gateway.authorize(uid("key"), **request)
 
 
+async def test_concurrent_first_attempts_of_a_flaky_key_count_each_other(
+    any_store: Store,
+) -> None:
+    gateway = SandboxGateway(any_store, flaky_failures=2)
+    order_id, key = uid("ord"), uid("key")
+    request = {"order_id": order_id, "token": "tok_flaky", "amount_minor": 700, "currency": "USD"}
+    results = await asyncio.gather(
+        *(gateway.authorize(key, **request) for _ in range(5)), return_exceptions=True
+    )
+    failures = [r for r in results if isinstance(r, GatewayUnavailable)]
+    approvals = {r.authorization_id for r in results if not isinstance(r, Exception)}
+    assert len(failures) == 2, results  # exactly the configured transient failures
+    assert len(approvals) == 1 and len(await gateway.authorizations(order_id)) == 1
+
+
 async def test_void_after_partial_capture_stops_further_captures(
     gateway: SandboxGateway,
 ) -> None:
