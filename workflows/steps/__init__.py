@@ -8,7 +8,7 @@ undone lives in `workflows.compensation`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from temporalio import workflow
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 Step = Callable[["OrderRun", FlowStep], Awaitable[None]]
 
-STEPS: dict[str, Any] = {
+STEPS: dict[str, Step] = {
     "validate_order": checks.validate_order,
     "check_fraud": checks.check_fraud,
     "manual_approval": checks.manual_approval,
