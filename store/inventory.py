@@ -7,8 +7,9 @@ inside one transaction, so two orders racing for the last unit cannot both win.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from domain.orders import AllocatedLine, Allocation
@@ -114,7 +115,7 @@ async def _reserve_once(
         now = datetime.now(UTC)
         for warehouse, items in plan.items():
             for item in items:
-                taken = await session.execute(
+                taken = await session.execute(  # an UPDATE: a CursorResult with a rowcount
                     update(StockLevel)
                     .where(
                         StockLevel.sku == item.sku,
@@ -123,7 +124,7 @@ async def _reserve_once(
                     )
                     .values(available=StockLevel.available - item.quantity)
                 )
-                if taken.rowcount != 1:
+                if cast(CursorResult, taken).rowcount != 1:
                     raise _Raced()
             for sku, quantity in _per_sku(items).items():
                 session.add(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 from temporalio import workflow
@@ -14,9 +14,13 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.interventions import INTERVENTIONS, InterventionRequest
+    from domain.interventions import INTERVENTIONS, BacktrackRequest, InterventionRequest
     from workflows import compensation, interventions
     from workflows.interventions import FlowRedirect, InterventionRefused
+
+if TYPE_CHECKING:
+    from domain.orders import Order
+    from workflows.order import OrderWorkflow
 
 SIGNAL_ACTOR = "operator (signal)"
 
@@ -38,6 +42,18 @@ def _refused(message: str) -> ApplicationError:
 
 class InterventionHandlers:
     """Mixed into `OrderWorkflow`; uses its `order`, `record` and `_commands`."""
+
+    if TYPE_CHECKING:
+        order: Order
+        _commands: list[Command]
+
+        def record(
+            self, type: str, *, actor: str = ..., reason: str | None = ..., **data: Any
+        ) -> None: ...
+
+    @property
+    def _run(self) -> OrderWorkflow:
+        return cast("OrderWorkflow", self)
 
     @workflow.update(name="cancel")
     async def cancel(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -158,13 +174,13 @@ class InterventionHandlers:
 
     def _validate(self, kind: str, body: Any) -> None:
         request = self._parse(kind, body)
-        if error := interventions.check(self, kind, request):
+        if error := interventions.check(self._run, kind, request):
             raise _refused(error)
 
     async def _submit(self, kind: str, body: Any) -> dict[str, Any]:
         request = self._parse(kind, body)
-        if kind == "backtrack" and request.dry_run:
-            return interventions.backtrack_plan(self, request.to_step).model_dump(mode="json")
+        if isinstance(request, BacktrackRequest) and request.dry_run:
+            return interventions.backtrack_plan(self._run, request.to_step).model_dump(mode="json")
         command = Command(kind, request, request.actor or "operator", from_signal=False)
         self._commands.append(command)
         await workflow.wait_condition(lambda: command.done)
@@ -173,14 +189,15 @@ class InterventionHandlers:
         return command.result
 
     def _signal(self, kind: str, body: Any) -> None:
+        request: InterventionRequest | None = None
         try:
             request = self._parse(kind, body)
-            error = interventions.check(self, kind, request)
+            error = interventions.check(self._run, kind, request)
         except ApplicationError as refusal:
-            request, error = None, refusal.message
-        if error is None and kind == "backtrack" and request.dry_run:
+            error = refusal.message
+        if error is None and isinstance(request, BacktrackRequest) and request.dry_run:
             error = "a dry run answers only as an update"
-        if error is not None:
+        if error is not None or request is None:
             self.record(
                 "InterventionRejected",
                 reason=error,
@@ -195,11 +212,11 @@ class InterventionHandlers:
         """Apply queued interventions, oldest first. Only called at safe points."""
         while self._commands:
             command = self._commands.pop(0)
-            error = interventions.check(self, command.kind, command.request)
+            error = interventions.check(self._run, command.kind, command.request)
             if error is None:
                 try:
                     command.result = await interventions.apply(
-                        self, command.kind, command.request, command.actor
+                        self._run, command.kind, command.request, command.actor
                     )
                 except (InterventionRefused, compensation.CannotUndo) as refused:
                     error = str(refused)

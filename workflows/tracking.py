@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.orders import AllocatedLine, Allocation, Shipment, ShipmentStatus
+    from domain.orders import AllocatedLine, Allocation, Order, Shipment, ShipmentStatus
     from workflows.shipment import (
         ShipmentChange,
         ShipmentChangeResult,
@@ -36,6 +36,18 @@ class ShipmentWatch:
 
 class ShipmentTracking:
     """Mixed into `OrderWorkflow`; uses its `order`, `record`, `next_key` and `_watches`."""
+
+    if TYPE_CHECKING:
+        order: Order
+        _counters: dict[str, int]
+        _watches: dict[str, ShipmentWatch]
+        _change_results: dict[str, ShipmentChangeResult]
+
+        def record(
+            self, type: str, *, actor: str = ..., reason: str | None = ..., **data: Any
+        ) -> None: ...
+
+        def next_key(self, purpose: str) -> str: ...
 
     @workflow.signal
     def shipment_progressed(self, progress: ShipmentProgress) -> None:
