@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from adapters.payments import (
@@ -222,9 +221,8 @@ class SandboxGateway:
             if done is not None:
                 return
             # One atomic upsert, so concurrent first attempts count each other.
-            insert = postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert
             count = await session.scalar(
-                insert(GatewayAttempt)
+                self.store.insert(GatewayAttempt)
                 .values(idempotency_key=key, attempts=1)
                 .on_conflict_do_update(
                     index_elements=[GatewayAttempt.idempotency_key],

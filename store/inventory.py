@@ -11,6 +11,7 @@ from typing import cast
 
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders import AllocatedLine, Allocation
 from store.db import Store
@@ -185,16 +186,7 @@ async def release(store: Store, reservation_id: str, warehouse: str | None = Non
         if warehouse is not None:
             query = query.where(Reservation.warehouse == warehouse)
         for row in (await session.scalars(query)).all():
-            give_back = row.quantity - row.released
-            if give_back <= 0:
-                continue
-            row.released = row.quantity
-            given += give_back
-            await session.execute(
-                update(StockLevel)
-                .where(StockLevel.sku == row.sku, StockLevel.warehouse == row.warehouse)
-                .values(available=StockLevel.available + give_back)
-            )
+            given += await _give_back(session, row, row.quantity)
     return given
 
 
@@ -217,18 +209,24 @@ async def release_units(
         )
         for sku, quantity in _per_sku(items).items():
             row = await session.get(Reservation, (reservation_id, sku, warehouse))
-            if row is None:
-                continue
-            give_back = min(quantity, row.quantity - row.released)
-            if give_back <= 0:
-                continue
-            row.released += give_back
-            await session.execute(
-                update(StockLevel)
-                .where(StockLevel.sku == sku, StockLevel.warehouse == warehouse)
-                .values(available=StockLevel.available + give_back)
-            )
+            if row is not None:
+                await _give_back(session, row, quantity)
     return True
+
+
+async def _give_back(session: AsyncSession, row: Reservation, quantity: int) -> int:
+    """Return up to `quantity` units the reservation still holds to the shelf; capped, so a
+    unit is never given back twice."""
+    give_back = min(quantity, row.quantity - row.released)
+    if give_back <= 0:
+        return 0
+    row.released += give_back
+    await session.execute(
+        update(StockLevel)
+        .where(StockLevel.sku == row.sku, StockLevel.warehouse == row.warehouse)
+        .values(available=StockLevel.available + give_back)
+    )
+    return give_back
 
 
 async def available(store: Store, sku: str) -> dict[str, int]:

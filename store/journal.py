@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.events import JournalEvent
 from store.db import Store
@@ -19,7 +18,6 @@ from store.tables import OrderEvent
 async def append(store: Store, events: list[JournalEvent]) -> None:
     if not events:
         return
-    insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
     async with store.transaction() as session:
         for order_id in dict.fromkeys(event.order_id for event in events):
             seen = await session.scalar(
@@ -29,7 +27,7 @@ async def append(store: Store, events: list[JournalEvent]) -> None:
             if not fresh:
                 continue  # a retried batch: all of it is written already
             rows = [event.model_dump(mode="python") | {"at": _utc(event.at)} for event in fresh]
-            await session.execute(insert(OrderEvent).values(rows).on_conflict_do_nothing())
+            await session.execute(store.insert(OrderEvent).values(rows).on_conflict_do_nothing())
             await project(session, fresh)
 
 

@@ -210,7 +210,8 @@ async def slow_stack(temporal_env: WorkflowEnvironment, tmp_path_factory) -> Asy
 
 @pytest.fixture(scope="session")
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server, for timers measured in days."""
+    """The time-skipping test server, for timers measured in days. It cannot list search
+    attributes, so they are added outright rather than through the launcher's helper."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=TEST_SERVER, data_converter=pydantic_data_converter
     )

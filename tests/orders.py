@@ -85,9 +85,7 @@ async def events(http: httpx.AsyncClient, order_id: str) -> list[dict[str, Any]]
 
 
 async def journal_types(http: httpx.AsyncClient, order_id: str) -> list[str]:
-    response = await http.get(f"/orders/{order_id}/events")
-    assert response.status_code == 200, response.text
-    return [event["type"] for event in response.json()["data"]]
+    return [event["type"] for event in await events(http, order_id)]
 
 
 async def temporal_signal(

@@ -12,7 +12,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities, ReleaseRequest
-    from activities.payments import CaptureRequest, PaymentActivities, VoidRequest
+    from activities.payments import CaptureRequest, PaymentActivities
     from domain.interventions import CompensationAction
     from domain.orders import ShipmentStatus
     from workflows import activity_options
@@ -123,18 +123,8 @@ async def execute(run: OrderRun, action: CompensationAction) -> None:
         order.payment.refunded_minor += action.amount_minor
         run.record("PaymentRefunded", amount_minor=action.amount_minor, key=refund_key)
     elif action.action == "void_authorization":
-        voided = await workflow.execute_activity_method(
-            PaymentActivities.void_payment,
-            VoidRequest(
-                order_id=order.order_id, key=f"{action.target}:void", authorization_id=action.target
-            ),
-            summary=f"void {action.target}",
-            **activity_options.PAYMENT,
-        )
+        await run.void(action.target)
         order.payment.voided = True
-        run.record(
-            "PaymentVoided", authorization_id=action.target, released_minor=voided.amount_minor
-        )
     elif action.action == "release_inventory":
         await workflow.execute_activity_method(
             InventoryActivities.release_inventory,

@@ -356,8 +356,8 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking):
             )
         }
 
-    async def void(self, authorization_id: str, *, reason: str) -> None:
-        """Void an authorization that is no longer the order's (a renewed one)."""
+    async def void(self, authorization_id: str, *, reason: str | None = None) -> None:
+        """Void an authorization: the order's own when it is undone, or a renewed one."""
         voided = await workflow.execute_activity_method(
             PaymentActivities.void_payment,
             VoidRequest(
