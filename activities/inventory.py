@@ -1,4 +1,5 @@
-"""Inventory activities: reserve per warehouse and release, idempotent by reservation id."""
+"""Inventory activities: reserve per warehouse and release, idempotent by reservation id;
+restock returned units, idempotent by restock id."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ class ReleaseRequest(BaseModel):
 class PartialReleaseRequest(BaseModel):
     release_id: str
     reservation_id: str
+    warehouse: str
+    lines: list[AllocatedLine]
+
+
+class RestockRequest(BaseModel):
+    restock_id: str
     warehouse: str
     lines: list[AllocatedLine]
 
@@ -58,3 +65,13 @@ class InventoryActivities:
         return await inventory.release_units(
             self.store, request.release_id, request.reservation_id, request.warehouse, request.lines
         )
+
+    @activity.defn
+    async def restock_units(self, request: RestockRequest) -> int:
+        """Put returned resellable units back on sale; returns the units added (0 on a retry)."""
+        try:
+            return await inventory.restock(
+                self.store, request.restock_id, request.warehouse, request.lines
+            )
+        except inventory.UnknownStock as error:
+            raise ApplicationError(str(error), type="UnknownStock", non_retryable=True) from error

@@ -2,7 +2,8 @@
 
 The simulated carrier books shipments into the store and, from the API process, advances
 each one (`dispatched`, then `delivered`) after a delay by posting to the same webhook a real
-carrier calls: `POST /shipments/{shipment_id}/events`.
+carrier calls: `POST /shipments/{shipment_id}/events`. It also issues return labels; returns
+are not advanced by the carrier: the warehouse reports a return's receipt itself.
 """
 
 from __future__ import annotations
@@ -19,16 +20,23 @@ from sqlalchemy import select
 
 from domain.orders import Address, AllocatedLine
 from store.db import Store
-from store.tables import CarrierShipment
+from store.tables import CarrierReturnLabel, CarrierShipment
 
 log = logging.getLogger(__name__)
 
 NEXT_STATUS = {"booked": "dispatched", "dispatched": "delivered"}
+LABELS_URL = "https://labels.sandbox-carrier.test"
 
 
 class Booking(BaseModel):
     shipment_id: str
     tracking_number: str
+
+
+class ReturnLabel(BaseModel):
+    return_id: str
+    tracking_number: str
+    label_url: str
 
 
 class Carrier(Protocol):
@@ -43,6 +51,16 @@ class Carrier(Protocol):
     ) -> Booking: ...
 
     async def cancel(self, shipment_id: str) -> bool: ...
+
+    async def return_label(
+        self,
+        *,
+        return_id: str,
+        order_id: str,
+        warehouse: str,
+        address: Address,
+        lines: list[AllocatedLine],
+    ) -> ReturnLabel: ...
 
 
 def _utc(moment: datetime) -> datetime:
@@ -93,6 +111,40 @@ class SimulatedCarrier:
             row.status = "cancelled"
             row.next_event_at = None
             return True
+
+    async def return_label(
+        self,
+        *,
+        return_id: str,
+        order_id: str,
+        warehouse: str,
+        address: Address,
+        lines: list[AllocatedLine],
+    ) -> ReturnLabel:
+        """A prepaid label from the customer's `address` back to `warehouse`; idempotent by
+        return id (a retry gets the first label)."""
+        digest = hashlib.sha256(return_id.encode()).hexdigest()[:12].upper()
+        tracking_number = f"RET{digest}"
+        async with self.store.transaction() as session:
+            # Insert-or-nothing, so concurrent first requests cannot both try to create it.
+            await session.execute(
+                self.store.insert(CarrierReturnLabel)
+                .values(
+                    return_id=return_id,
+                    order_id=order_id,
+                    warehouse=warehouse,
+                    tracking_number=tracking_number,
+                    label_url=f"{LABELS_URL}/{tracking_number}.pdf",
+                    created_at=datetime.now(UTC),
+                )
+                .on_conflict_do_nothing()
+            )
+            row = await session.get(CarrierReturnLabel, return_id)
+            if row is None:  # inserted above or before; never deleted
+                raise RuntimeError(f"return label {return_id} vanished")
+            return ReturnLabel(
+                return_id=return_id, tracking_number=row.tracking_number, label_url=row.label_url
+            )
 
 
 class CarrierSimulator:

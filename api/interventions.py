@@ -1,13 +1,15 @@
 """Interventions over HTTP: each route runs the order workflow's update of the same name.
 
 A refused intervention is a 409 carrying the workflow validator's reason. Customers may
-cancel their own orders; every other intervention needs an operator key.
+cancel their own orders (and return them, see api/returns.py); every other intervention
+needs an operator key.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -34,23 +36,22 @@ router = APIRouter(prefix="/orders", tags=["interventions"])
 REFUSED = {409: {"description": "refused now, with the reason (e.g. lines already shipped)"}}
 
 
+# Interventions a customer may run on her own order; every other one needs an operator key.
+CUSTOMER_INTERVENTIONS = frozenset({"cancel", "request_return"})
+
+
 def actor_of(principal: Principal) -> str:
     return f"customer:{principal.customer_id}" if principal.customer_id else principal.role
 
 
-async def intervene(
-    client,
-    store,
-    principal: Principal,
-    order_id: str,
+async def run_update(
+    handle: WorkflowHandle,
     name: str,
-    request: InterventionRequest,  # noqa: ANN001
+    body: dict[str, Any],
+    ended: Callable[[RPCError], Awaitable[HTTPException]],
 ) -> dict[str, Any]:
-    if name != "cancel" and not principal.is_operator:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{name} needs an operator key")
-    await visible_order(store, order_id, principal)
-    body = request.model_copy(update={"actor": actor_of(principal)}).model_dump(mode="json")
-    handle = client.get_workflow_handle(order_workflow_id(order_id))
+    """Run one update: a validator's refusal is a 409 with its reason; a workflow that can no
+    longer take updates is whatever `ended` makes of the server's error."""
     try:
         return await handle.execute_update(name, body, result_type=dict)
     except WorkflowUpdateFailedError as error:
@@ -59,12 +60,39 @@ async def intervene(
         raise HTTPException(status.HTTP_409_CONFLICT, message) from error
     except RPCError as error:
         if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-            ended = await handle.query("view", result_type=dict)
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                f"order {order_id} has ended {ended['status']}; it can no longer change",
-            ) from error
+            raise await ended(error) from error
         raise
+
+
+async def intervene(
+    client,  # noqa: ANN001
+    store,  # noqa: ANN001
+    principal: Principal,
+    order_id: str,
+    name: str,
+    request: InterventionRequest,
+) -> dict[str, Any]:
+    if name not in CUSTOMER_INTERVENTIONS and not principal.is_operator:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{name} needs an operator key")
+    await visible_order(store, order_id, principal)
+    body = request.model_copy(update={"actor": actor_of(principal)}).model_dump(mode="json")
+    handle = client.get_workflow_handle(order_workflow_id(order_id))
+
+    async def ended(_: RPCError) -> HTTPException:
+        view = await handle.query("view", result_type=dict)
+        closed = view.get("return_window_closes_at")
+        if name in ("request_return", "appease") and closed:
+            return HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"the return window of order {order_id} closed at {closed}; "
+                f"it is {view['status']} and takes no more returns or appeasements",
+            )
+        return HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"order {order_id} has ended {view['status']}; it can no longer change",
+        )
+
+    return await run_update(handle, name, body, ended)
 
 
 def add_route(name: str, path: str, model: type[InterventionRequest], summary: str) -> None:

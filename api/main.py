@@ -11,7 +11,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from adapters.carrier import CarrierSimulator
-from api import catalog, flows, health, interventions, orders, reviews, shipments
+from api import (
+    catalog,
+    flows,
+    health,
+    interventions,
+    orders,
+    returns,
+    reviews,
+    rewards,
+    shipments,
+)
 from oms.settings import Principal, Settings, get_settings
 from store.catalog import seed_catalog
 from store.db import Store
@@ -57,6 +67,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    for module in (orders, interventions, reviews, catalog, flows, shipments, health):
+    for module in (
+        orders,
+        interventions,
+        returns,
+        rewards,
+        reviews,
+        catalog,
+        flows,
+        shipments,
+        health,
+    ):
         app.include_router(module.router)
     return app

@@ -74,7 +74,12 @@ async def place_order(
     if principal.role == "customer" and body.customer_id != principal.customer_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "customers place orders for themselves")
     order_input = await price_order(
-        store, new_order_id(), body, settings.review_sla_s, settings.pickup_window_s
+        store,
+        new_order_id(),
+        body,
+        settings.review_sla_s,
+        settings.pickup_window_s,
+        settings.concessions,
     )
     fingerprint = request_hash(body)
     claim = await order_records.claim_idempotency_key(

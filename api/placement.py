@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from api.models import OrderCreate
 from domain.flows import FlowDefinition
 from domain.orders import Address, OrderInput, PricedLine
+from domain.returns import ConcessionTerms
 from store import flows
 from store.catalog import items_by_sku
 from store.db import Store
@@ -46,6 +47,7 @@ async def price_order(
     body: OrderCreate,
     review_sla_s: int = 48 * 3600,
     pickup_window_s: int = 3 * 24 * 3600,
+    concessions: ConcessionTerms | None = None,
 ) -> OrderInput:
     """The workflow input: catalog prices, the flow snapshot, and the order's time limits."""
     flow = await resolve_flow(store, body.order_type, body.flow_version)
@@ -89,4 +91,5 @@ async def price_order(
         flow=flow,
         review_sla_s=review_sla_s,
         pickup_window_s=pickup_window_s,
+        concessions=concessions or ConcessionTerms(),
     )

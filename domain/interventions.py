@@ -77,6 +77,30 @@ class PickupRequest(InterventionRequest):
     picked_up_by: str | None = Field(None, max_length=200, description="who collected it")
 
 
+class ReturnLineRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    line_id: str = Field(min_length=1, max_length=40)
+    quantity: int = Field(gt=0, le=1000)
+    replacement_sku: str | None = Field(
+        None, min_length=1, max_length=64, description="exchange: ship this SKU instead"
+    )
+
+
+class ReturnRequest(InterventionRequest):
+    """Send delivered units back, for a refund or (with `replacement_sku`) an exchange."""
+
+    lines: list[ReturnLineRequest] = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class AppeasementRequest(InterventionRequest):
+    """Refund an amount as goodwill, without a return."""
+
+    amount_minor: int = Field(gt=0, description="minor units of the order's currency")
+    reason: str = Field(min_length=1, max_length=500)
+
+
 INTERVENTIONS: dict[str, type[InterventionRequest]] = {
     "cancel": CancelRequest,
     "hold": HoldRequest,
@@ -86,6 +110,8 @@ INTERVENTIONS: dict[str, type[InterventionRequest]] = {
     "review": ReviewRequest,
     "correct_address": AddressCorrection,
     "pickup": PickupRequest,
+    "request_return": ReturnRequest,
+    "appease": AppeasementRequest,
 }
 
 

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from domain.flows import FlowDefinition, FlowRef
+from domain.returns import RETURN_ENDS, Appeasement, ConcessionTerms, Return
 
 
 class OrderStatus(StrEnum):
@@ -145,6 +146,7 @@ class OrderLine(BaseModel):
     buckets: LineBuckets
     kind: ItemKind = "physical"
     release_date: date | None = None
+    replaces: str | None = None  # an exchange's replacement names the line it replaces
 
     @property
     def active_quantity(self) -> int:
@@ -175,6 +177,10 @@ class OrderInput(BaseModel):
     flow: FlowDefinition
     review_sla_s: int = Field(48 * 3600, gt=0, description="escalate, then auto-cancel, after")
     pickup_window_s: int = Field(3 * 24 * 3600, gt=0, description="pickup orders wait this long")
+    concessions: ConcessionTerms = Field(default_factory=ConcessionTerms)
+    carried: CarriedOrder | None = Field(
+        None, description="set when a long-lived order continues as new: its state so far"
+    )
 
 
 class AllocatedLine(BaseModel):
@@ -198,6 +204,8 @@ class Payment(BaseModel):
     captured_minor: int = 0
     refunded_minor: int = 0
     voided: bool = False
+    # Exchanges that cost more are charged on authorizations of their own.
+    extra_authorizations: list[str] = Field(default_factory=list)
 
 
 class License(BaseModel):
@@ -250,6 +258,8 @@ class Totals(BaseModel):
     authorized_minor: int
     captured_minor: int
     refunded_minor: int
+    returned_minor: int = 0  # what returned units were worth (already out of total_minor)
+    appeased_minor: int = 0  # refunded as goodwill, on top of returns
 
 
 class OrderView(BaseModel):
@@ -271,6 +281,9 @@ class OrderView(BaseModel):
     review: Review | None = None
     licenses: list[License] = Field(default_factory=list)
     picked_up_by: str | None = None
+    returns: list[Return] = Field(default_factory=list)
+    appeasements: list[Appeasement] = Field(default_factory=list)
+    return_window_closes_at: datetime | None = None
     placed_at: datetime
     updated_at: datetime
 
@@ -299,6 +312,9 @@ class Order(BaseModel):
     review: Review | None = None
     licenses: list[License] = Field(default_factory=list)
     picked_up_by: str | None = None
+    returns: list[Return] = Field(default_factory=list)
+    appeasements: list[Appeasement] = Field(default_factory=list)
+    return_window_closes_at: datetime | None = None
 
     @classmethod
     def place(cls, order: OrderInput) -> Order:
@@ -347,9 +363,41 @@ class Order(BaseModel):
         return sum(line.unit_price_minor * line.buckets.cancelled for line in self.lines)
 
     @property
+    def returned_minor(self) -> int:
+        return sum(line.unit_price_minor * line.buckets.returned for line in self.lines)
+
+    @property
     def total_minor(self) -> int:
-        """What the customer owes for the lines still on the order."""
-        return self.subtotal_minor - self.cancelled_minor
+        """What the customer owes for what they keep: not cancelled, not returned."""
+        return self.subtotal_minor - self.cancelled_minor - self.returned_minor
+
+    @property
+    def appeased_minor(self) -> int:
+        return sum(appeasement.amount_minor for appeasement in self.appeasements)
+
+    def return_(self, return_id: str) -> Return:
+        for ret in self.returns:
+            if ret.return_id == return_id:
+                return ret
+        raise KeyError(return_id)
+
+    def returnable(self, line_id: str) -> int:
+        """Delivered units not already on their way back in an open return."""
+        held = sum(
+            item.quantity
+            for ret in self.returns
+            if ret.status not in RETURN_ENDS
+            for item in ret.lines
+            if item.line_id == line_id
+        )
+        return self.line(line_id).buckets.delivered - held
+
+    @property
+    def refundable_minor(self) -> int:
+        """Money the order may still give back: captured, less refunded, less what open
+        returns have set aside for their own refunds."""
+        held = sum(ret.refund_limit_minor for ret in self.returns if ret.status not in RETURN_ENDS)
+        return self.payment.captured_minor - self.payment.refunded_minor - held
 
     def amount_for(self, lines: list[AllocatedLine]) -> int:
         return sum(self.line(item.line_id).unit_price_minor * item.quantity for item in lines)
@@ -416,6 +464,8 @@ class Order(BaseModel):
                 authorized_minor=self.payment.authorized_minor,
                 captured_minor=self.payment.captured_minor,
                 refunded_minor=self.payment.refunded_minor,
+                returned_minor=self.returned_minor,
+                appeased_minor=self.appeased_minor,
             ),
             shipping_address=self.shipping_address,
             cancel_reason=self.cancel_reason,
@@ -424,6 +474,23 @@ class Order(BaseModel):
             review=self.review,
             licenses=self.licenses,
             picked_up_by=self.picked_up_by,
+            returns=self.returns,
+            appeasements=self.appeasements,
+            return_window_closes_at=self.return_window_closes_at,
             placed_at=self.placed_at,
             updated_at=self.updated_at,
         )
+
+
+class CarriedOrder(BaseModel):
+    """What a new run of a long-lived order starts from when it continues as new."""
+
+    order: Order
+    seq: int  # the journal's last sequence number
+    counters: dict[str, int]
+    epochs: dict[str, int]
+    completed: list[str]
+    rewards_started: bool = False
+
+
+OrderInput.model_rebuild()

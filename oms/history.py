@@ -126,7 +126,8 @@ async def export_workflow(
 async def export_order(
     client: Client, order_id: str, directory: Path = DEFAULT_DIR, name: str | None = None
 ) -> list[Path]:
-    """The order workflow `order-{order_id}` and its shipments `shipment-{order_id}-{n}`."""
+    """The order workflow `order-{order_id}` and every child it started: its shipments,
+    returns and rewards."""
     return await export_workflow(client, order_workflow_id(order_id), directory, name)
 
 

@@ -209,7 +209,7 @@ def print_banner(settings: Settings, api_keys: str) -> None:
         f"""
 Temporal OMS is up.
   API docs   {settings.resolved_api_url}/docs
-  Web UI     {ui}   (filter: OrderStatus="COMPLETED")
+  Web UI     {ui}   (filter: OrderStatus="DELIVERED")
   Temporal   {settings.resolved_temporal_address}
   Data       {settings.data_dir.resolve()}
   API keys   {api_keys}{"   (development keys; set OMS_API_KEYS)" if not settings.api_keys else ""}

@@ -9,12 +9,14 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ROLES = ("operator", "customer", "carrier")
+from domain.returns import ConcessionTerms
+
+ROLES = ("operator", "customer", "carrier", "warehouse")
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling the API: an operator, a carrier, or one customer."""
+    """Who is calling the API: an operator, a carrier, a warehouse, or one customer."""
 
     role: str
     customer_id: str | None = None
@@ -45,6 +47,12 @@ class Settings(BaseSettings):
     flaky_failures: int = Field(2, ge=0, le=10)
     review_sla_s: int = Field(48 * 3600, gt=0)
     pickup_window_s: int = Field(3 * 24 * 3600, gt=0)
+    # After delivery: returns, rewards (see domain.returns.ConcessionTerms).
+    return_window_s: int = Field(30 * 24 * 3600, gt=0)
+    return_auto_approve_below_minor: int = Field(10_000, ge=0)
+    return_receipt_window_s: int = Field(14 * 24 * 3600, gt=0)
+    reward_points_per_unit: int = Field(1, ge=0)
+    continue_as_new_after_events: int | None = Field(None, gt=0)
     # Worker Versioning: off in the embedded run; on, each order stays on its starting build.
     worker_versioning: bool = False
     worker_deployment: str = "temporal-oms"
@@ -55,6 +63,16 @@ class Settings(BaseSettings):
     def _keys_parse(cls, value: str) -> str:
         parse_api_keys(value)
         return value
+
+    @property
+    def concessions(self) -> ConcessionTerms:
+        return ConcessionTerms(
+            return_window_s=self.return_window_s,
+            return_auto_approve_below_minor=self.return_auto_approve_below_minor,
+            return_receipt_window_s=self.return_receipt_window_s,
+            reward_points_per_unit=self.reward_points_per_unit,
+            continue_as_new_after_events=self.continue_as_new_after_events,
+        )
 
     @property
     def resolved_temporal_address(self) -> str:
@@ -74,18 +92,18 @@ class Settings(BaseSettings):
 
 
 def parse_api_keys(value: str) -> dict[str, Principal]:
-    """`key:role` or `key:customer:customer_id`, comma-separated."""
+    """`key:role` or `key:customer:customer_id`, comma-separated (roles: `ROLES`)."""
     keys: dict[str, Principal] = {}
     for raw in filter(None, (part.strip() for part in value.split(","))):
         parts = raw.split(":")
-        if len(parts) == 2 and parts[1] in ("operator", "carrier"):
+        if len(parts) == 2 and parts[1] in ROLES and parts[1] != "customer":
             keys[parts[0]] = Principal(parts[1])
         elif len(parts) == 3 and parts[1] == "customer" and parts[2]:
             keys[parts[0]] = Principal("customer", parts[2])
         else:
             raise ValueError(
-                f"OMS_API_KEYS entry {parts[0]!r}: expected key:operator, key:carrier "
-                "or key:customer:<customer_id>"
+                f"OMS_API_KEYS entry {parts[0]!r}: expected key:operator, key:carrier, "
+                "key:warehouse or key:customer:<customer_id>"
             )
         if len(parts[0]) < 8:
             raise ValueError(f"OMS_API_KEYS entry {parts[0]!r}: keys need at least 8 characters")

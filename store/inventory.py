@@ -15,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders import AllocatedLine, Allocation
 from store.db import Store
-from store.tables import Reservation, ReservationRelease, StockLevel, Warehouse
+from store.tables import (
+    CatalogItem,
+    Reservation,
+    ReservationRelease,
+    Restock,
+    StockLevel,
+    Warehouse,
+)
 
 
 class OutOfStock(Exception):
@@ -23,6 +30,10 @@ class OutOfStock(Exception):
         self.shortages = shortages
         detail = ", ".join(f"{sku} short by {n}" for sku, n in sorted(shortages.items()))
         super().__init__(f"not enough stock: {detail}")
+
+
+class UnknownStock(Exception):
+    """A restock names a SKU or a location the catalog does not know."""
 
 
 class _Raced(Exception):
@@ -227,6 +238,57 @@ async def _give_back(session: AsyncSession, row: Reservation, quantity: int) -> 
         .values(available=StockLevel.available + give_back)
     )
     return give_back
+
+
+async def restock(store: Store, restock_id: str, warehouse: str, lines: list[AllocatedLine]) -> int:
+    """Put returned resellable units back on sale in `warehouse`, creating the stock row a
+    SKU lacks there. Keyed by `restock_id`: a retry finds its restock recorded and adds
+    nothing. Digital SKUs have no stock rows (their stock is unlimited) and are passed over.
+    Returns the units added."""
+    wanted = {sku: n for sku, n in _per_sku(lines).items() if n > 0}
+    async with store.transaction() as session:
+        # Insert the key first: of two concurrent retries only one inserts, the other
+        # waits for it and then finds the row.
+        recorded = await session.scalar(
+            store.insert(Restock)
+            .values(
+                restock_id=restock_id,
+                warehouse=warehouse,
+                items={"lines": [line.model_dump() for line in lines]},
+                created_at=datetime.now(UTC),
+            )
+            .on_conflict_do_nothing()
+            .returning(Restock.restock_id)
+        )
+        if recorded is None:
+            return 0
+        kinds = dict(
+            (
+                await session.execute(
+                    select(CatalogItem.sku, CatalogItem.kind).where(CatalogItem.sku.in_(wanted))
+                )
+            ).all()
+        )
+        # Raising rolls the recorded key back too, so a corrected retry can still run.
+        if unknown := sorted(set(wanted) - set(kinds)):
+            raise UnknownStock(f"restock {restock_id}: unknown SKUs {', '.join(unknown)}")
+        if await session.get(Warehouse, warehouse) is None:
+            raise UnknownStock(f"restock {restock_id}: unknown location {warehouse}")
+        added = 0
+        for sku, quantity in wanted.items():
+            if kinds[sku] == "digital":
+                continue
+            upsert = store.insert(StockLevel).values(
+                sku=sku, warehouse=warehouse, available=quantity
+            )
+            await session.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[StockLevel.sku, StockLevel.warehouse],
+                    set_={"available": StockLevel.available + upsert.excluded.available},
+                )
+            )
+            added += quantity
+    return added
 
 
 async def available(store: Store, sku: str) -> dict[str, int]:

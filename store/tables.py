@@ -213,3 +213,43 @@ class FlowDefinitionRecord(Base):
     definition: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Restock(Base):
+    """Returned units put back on sale in one warehouse, keyed so a retry adds nothing."""
+
+    __tablename__ = "restocks"
+
+    restock_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    warehouse: Mapped[str] = mapped_column(String(32))
+    items: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CarrierReturnLabel(Base):
+    """The carrier's side of a return: a prepaid label, issued once per return id."""
+
+    __tablename__ = "carrier_return_labels"
+
+    return_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    warehouse: Mapped[str] = mapped_column(String(32))
+    tracking_number: Mapped[str] = mapped_column(String(64))
+    label_url: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RewardEntryRecord(Base):
+    """The loyalty ledger: one row per key; claw-backs are negative, pending until granted."""
+
+    __tablename__ = "reward_entries"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    order_id: Mapped[str] = mapped_column(String(64), index=True)
+    line_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    kind: Mapped[str] = mapped_column(String(20))  # awarded | clawed_back
+    points: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))  # pending | granted
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    granted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -43,9 +43,10 @@ OPERATOR_KEY = "test-operator-key"
 CUSTOMER_KEY = "test-customer-key"
 OTHER_CUSTOMER_KEY = "test-other-customer-key"
 CARRIER_KEY = "test-carrier-key"
+WAREHOUSE_KEY = "test-warehouse-key"
 API_KEYS = (
     f"{OPERATOR_KEY}:operator,{CUSTOMER_KEY}:customer:cus_alice,"
-    f"{OTHER_CUSTOMER_KEY}:customer:cus_bob,{CARRIER_KEY}:carrier"
+    f"{OTHER_CUSTOMER_KEY}:customer:cus_bob,{CARRIER_KEY}:carrier,{WAREHOUSE_KEY}:warehouse"
 )
 
 STORE_BACKENDS_RUN: set[str] = set()
@@ -145,6 +146,8 @@ def stack_settings(database_url: str, temporal_address: str, **overrides) -> Set
         "temporal_address": temporal_address,
         "task_queue": f"orders-{uuid.uuid4().hex[:8]}",
         "carrier_delay_s": 0.3,
+        # Orders complete a second after delivery unless a test needs a real return window.
+        "return_window_s": 1,
         "api_keys": API_KEYS,
     } | overrides
     return Settings(**values)

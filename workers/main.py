@@ -11,11 +11,13 @@ from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
+from activities.catalog import CatalogActivities
 from activities.inventory import InventoryActivities
 from activities.journal import JournalActivities
 from activities.licenses import LicenseActivities
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
+from activities.rewards import RewardsActivities
 from activities.shipping import ShippingActivities
 from adapters.carrier import SimulatedCarrier
 from adapters.payments import PaymentGateway
@@ -23,6 +25,8 @@ from adapters.sandbox_gateway import SandboxGateway
 from oms.settings import Settings, get_settings
 from store.db import Store
 from workflows.order import OrderWorkflow
+from workflows.returns import ReturnWorkflow
+from workflows.rewards import RewardsWorkflow
 from workflows.shipment import ShipmentWorkflow
 
 log = logging.getLogger("oms.worker")
@@ -38,6 +42,8 @@ def build_worker(
     journal = JournalActivities(store)
     licenses = LicenseActivities(store)
     notifications = NotificationActivities(store)
+    rewards = RewardsActivities(store)
+    catalog = CatalogActivities(store)
     versioning = None
     if settings.worker_versioning:
         # Orders live for weeks: each stays on the build that started it (PINNED) and a new
@@ -55,7 +61,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         deployment_config=versioning,
-        workflows=[OrderWorkflow, ShipmentWorkflow],
+        workflows=[OrderWorkflow, ShipmentWorkflow, ReturnWorkflow, RewardsWorkflow],
         activities=[
             payments.assess_fraud_risk,
             payments.authorize_payment,
@@ -65,11 +71,17 @@ def build_worker(
             inventory.reserve_inventory,
             inventory.release_inventory,
             inventory.release_inventory_units,
+            inventory.restock_units,
             shipping.book_shipment,
             shipping.cancel_shipment,
+            shipping.create_return_label,
             journal.append_events,
             licenses.issue_licenses,
             notifications.notify_customer,
+            rewards.award_points,
+            rewards.claw_back_points,
+            rewards.grant_points,
+            catalog.price_items,
         ],
     )
 

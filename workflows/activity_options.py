@@ -44,3 +44,6 @@ JOURNAL: dict[str, Any] = {
         initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
     ),
 }
+
+REWARDS: dict[str, Any] = INVENTORY
+CATALOG: dict[str, Any] = INVENTORY

@@ -151,6 +151,30 @@ class InterventionHandlers:
     def pickup_signal(self, body: Any) -> None:
         self._signal("pickup", body)
 
+    @workflow.update(name="request_return")
+    async def request_return_update(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._submit("request_return", body)
+
+    @request_return_update.validator
+    def _validate_request_return(self, body: dict[str, Any]) -> None:
+        self._validate("request_return", body)
+
+    @workflow.signal(name="request_return")
+    def request_return_signal(self, body: Any) -> None:
+        self._signal("request_return", body)
+
+    @workflow.update(name="appease")
+    async def appease_update(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._submit("appease", body)
+
+    @appease_update.validator
+    def _validate_appease(self, body: dict[str, Any]) -> None:
+        self._validate("appease", body)
+
+    @workflow.signal(name="appease")
+    def appease_signal(self, body: Any) -> None:
+        self._signal("appease", body)
+
     @workflow.signal(dynamic=True)
     def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
         # A mistyped signal name from the Web UI or the CLI is journaled, never buffered forever.

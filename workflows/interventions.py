@@ -47,6 +47,11 @@ def check(run: OrderRun, kind: str, request: InterventionRequest) -> str | None:
     status = run.order.view().status
     if run.order.outcome is not None:
         return f"order {run.order.order_id} is {status.value}; it can no longer change"
+    if run.order.return_window_closes_at is not None and kind not in AFTER_DELIVERY:
+        return (
+            f"order {run.order.order_id} is {status.value}: its flow has finished, and only "
+            "returns and appeasements remain possible"
+        )
     return CHECKS[kind](run, request)
 
 
@@ -211,7 +216,10 @@ CHECKS: dict[str, Callable[[Any, Any], str | None]] = {
     "review": _check_review,
     "correct_address": _check_address,
     "pickup": _check_pickup,
+    "request_return": lambda run, request: run.check_return(request),
+    "appease": lambda run, request: run.check_appeasement(request),
 }
+AFTER_DELIVERY = frozenset({"request_return", "appease"})
 
 
 # -- effects ---------------------------------------------------------------------------------
@@ -357,6 +365,10 @@ async def apply(run: OrderRun, kind: str, request: Any, actor: str) -> Any:
         await run.backtrack(request.to_step, actor=actor, reason=request.reason)
     elif kind == "review":
         await run.decide_review(request, actor=actor)
+    elif kind == "request_return":
+        return await run.request_return(request, actor)
+    elif kind == "appease":
+        return await run.appease(request, actor)
     elif kind == "pickup":
         order.picked_up_by = request.picked_up_by or actor
         run.record(

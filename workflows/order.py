@@ -36,10 +36,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import STEPS, ApprovalRequired, StepFailed, error_message
 
 # Sandboxed with this module (not passed through): they are parts of the workflow class.
+from workflows.after_delivery import AfterDelivery  # noqa: E402
 from workflows.handlers import Command, InterventionHandlers  # noqa: E402
+from workflows.returns import ReturnProgress  # noqa: E402
 from workflows.tracking import ShipmentTracking, ShipmentWatch  # noqa: E402
 
 NOTIFY_ON_COMPLETION = "notify-customer-on-completion"
+# Orders stay open through a return window after delivery; orders that started before
+# this code complete at delivery, as they always did.
+RETURN_WINDOW = "return-window-after-delivery"
 
 
 def order_workflow_id(order_id: str) -> str:
@@ -54,11 +59,13 @@ def order_summary(order: Order) -> str:
 
 
 @workflow.defn
-class OrderWorkflow(InterventionHandlers, ShipmentTracking):
+class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
     @workflow.init
     def __init__(self, order: OrderInput) -> None:
+        self.order_input = order.model_copy(update={"carried": None})
         self.order = Order.place(order)
         self.payment_token = order.payment_token
+        self.terms = order.concessions
         self.flow = order.flow
         self.cursor = 0
         self.completed: list[str] = []  # step ids, in the order they completed
@@ -76,6 +83,22 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking):
         self._closing = False
         self._details = ""
         self._published: tuple[OrderStatus, bool, bool] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._return_inbox: list[ReturnProgress] = []
+        self._exchanges_due: list[tuple[str, str, int]] = []
+        self._return_tasks: dict[str, asyncio.Task[None]] = {}
+        self._rewards_started = False
+        self._rewards_granted = False
+        if order.carried is not None:
+            # A new run of a long-lived order: pick up where the last one stopped.
+            carried = order.carried
+            self.order = carried.order
+            self._seq = carried.seq
+            self._counters = dict(carried.counters)
+            self._epochs = dict(carried.epochs)
+            self.completed = list(carried.completed)
+            self.cursor = len(self.flow.steps)
+            self._rewards_started = carried.rewards_started
 
     # -- queries and messages from children ---------------------------------------------------
 
@@ -87,26 +110,32 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking):
 
     @workflow.run
     async def run(self, order: OrderInput) -> OrderView:
-        writer = asyncio.create_task(self._journal_writer())
+        self.start_journal()
         self._publish(force=True)
-        self.record(
-            "OrderPlaced",
-            customer_id=self.order.customer_id,
-            order_type=self.order.order_type,
-            flow=self.flow.model_dump(mode="json"),
-            lines=[line.model_dump(mode="json", exclude={"buckets"}) for line in self.order.lines],
-            total_minor=self.order.total_minor,
-            currency=self.order.currency,
-        )
-        await self._interpret()
+        if order.carried is None:
+            self.record(
+                "OrderPlaced",
+                customer_id=self.order.customer_id,
+                order_type=self.order.order_type,
+                flow=self.flow.model_dump(mode="json"),
+                lines=[
+                    line.model_dump(mode="json", exclude={"buckets"}) for line in self.order.lines
+                ],
+                total_minor=self.order.total_minor,
+                currency=self.order.currency,
+            )
+            await self._interpret()
+        else:
+            self.record("OrderContinued", previous_run=workflow.info().continued_run_id)
+            await self.return_window()
+            await self._finish_completed()
         self.order.current_step = None
         self._publish()
         # Shipments cancelled on the way out finish first; refused late commands are answered.
         await workflow.wait_condition(lambda: all(w.task.done() for w in self._watches.values()))
         await self.drain()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        self._closing = True
-        await writer
+        await self.flush_journal()
         return self.order.view()
 
     async def _interpret(self) -> None:
@@ -196,6 +225,13 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking):
                     description="release the unused authorization",
                 ),
             )
+        if workflow.patched(RETURN_WINDOW):
+            self.order.current_step = None
+            await self.return_window()
+        await self._finish_completed()
+
+    async def _finish_completed(self) -> None:
+        payment = self.order.payment
         # Added after orders were already running: orders that started before this code
         # replay without the notification (see "Versioning and replay" in the README).
         if workflow.patched(NOTIFY_ON_COMPLETION):
@@ -446,6 +482,16 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking):
         workflow.set_current_details(
             f"{order_summary(self.order)}\n\n**{status.value}**{step}{details}"
         )
+
+    def start_journal(self) -> None:
+        self._closing = False
+        self._writer = asyncio.create_task(self._journal_writer())
+
+    async def flush_journal(self) -> None:
+        """Write what is left and stop the writer: before the run closes or continues as new."""
+        self._closing = True
+        if self._writer is not None:
+            await self._writer
 
     async def _journal_writer(self) -> None:
         while True:

@@ -15,8 +15,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipment import (
         ShipmentChange,
         ShipmentChangeResult,
+        ShipmentInput,
         ShipmentProgress,
         ShipmentWorkflow,
+        shipment_workflow_id,
     )
     from workflows.steps import error_message
 
@@ -104,6 +106,41 @@ class ShipmentTracking:
             warehouse=shipment.warehouse,
             lines=[item.model_dump() for item in shipment.lines],
         )
+        return shipment
+
+    async def start_shipment(
+        self,
+        allocation: Allocation,
+        *,
+        authorization_id: str,
+        capture_key_prefix: str,
+        capture_on_dispatch: bool,
+    ) -> Shipment:
+        """Open a shipment for an allocation and start the child that carries it."""
+        order = self.order
+        shipment = self.open_shipment(allocation)
+        handle = await workflow.start_child_workflow(
+            ShipmentWorkflow.run,
+            ShipmentInput(
+                order_id=order.order_id,
+                order_workflow_id=workflow.info().workflow_id,
+                shipment_id=shipment.shipment_id,
+                warehouse=shipment.warehouse,
+                lines=shipment.lines,
+                address=order.shipping_address,
+                unit_prices={
+                    item.line_id: order.line(item.line_id).unit_price_minor
+                    for item in shipment.lines
+                },
+                capture_on_dispatch=capture_on_dispatch,
+                authorization_id=authorization_id,
+                capture_key=f"{capture_key_prefix}:{shipment.shipment_id}",
+            ),
+            id=shipment_workflow_id(shipment.shipment_id),
+            static_summary=f"{shipment.shipment_id} · {shipment.warehouse} · "
+            f"{sum(item.quantity for item in shipment.lines)} units",
+        )
+        self.watch_shipment(shipment.shipment_id, handle)
         return shipment
 
     def watch_shipment(self, shipment_id: str, handle: Any) -> None:

@@ -51,6 +51,8 @@ TERMINAL = ("COMPLETED", "CANCELLED", "FAILED")
 TWO_SHIPMENTS = [{"sku": "MUG-CERAMIC", "quantity": 2}, {"sku": "LAMP-DESK", "quantity": 1}]
 # Each carrier event waits this long, so interventions land while shipments are BOOKED.
 CARRIER_DELAY_S = 2.0
+# Delivered orders stay open this long for returns before they complete.
+RETURN_WINDOW_S = 20
 NEW_ADDRESS = {
     "name": "Alice Example",
     "line1": "2 Elm St",
@@ -279,6 +281,56 @@ async def review_skip(stack: Stack, http: httpx.AsyncClient) -> str:
     return await finish(http, order_id, "COMPLETED")
 
 
+async def in_return_window(http: httpx.AsyncClient, lines: list[dict[str, Any]]) -> str:
+    order_id = await placed(http, order_body("tok_visa", lines))
+    await reach(http, order_id, lambda v: v["return_window_closes_at"] is not None)
+    return order_id
+
+
+async def returned(
+    http: httpx.AsyncClient, order_id: str, lines: list[dict[str, Any]], condition: str
+) -> None:
+    """Ask for a return of `lines`, then have the warehouse receive all of it."""
+    response = await http.post(
+        f"/orders/{order_id}/returns", json={"lines": lines, "reason": "not as expected"}
+    )
+    response.raise_for_status()
+    return_id = response.json()["return_id"]
+    await reach(http, order_id, lambda v: v["returns"][-1]["status"] == "AWAITING_RECEIPT")
+    received = [
+        {"line_id": line["line_id"], "quantity": line["quantity"], "condition": condition}
+        for line in lines
+    ]
+    response = await http.post(
+        f"/returns/{return_id}/events", json={"status": "received", "lines": received}
+    )
+    response.raise_for_status()
+
+
+async def return_refunded(stack: Stack, http: httpx.AsyncClient) -> str:
+    """Delivered, one mug of two returned resellable: restocked and refunded."""
+    order_id = await in_return_window(http, TWO_SHIPMENTS)
+    await returned(http, order_id, [{"line_id": "ln_1", "quantity": 1}], "resellable")
+    return await finish(http, order_id, "COMPLETED")
+
+
+async def exchange_shipped(stack: Stack, http: httpx.AsyncClient) -> str:
+    """A black T-shirt exchanged for a white one: a replacement shipment, no new charge."""
+    order_id = await in_return_window(http, [{"sku": "TSHIRT-BLK-M", "quantity": 1}])
+    lines = [{"line_id": "ln_1", "quantity": 1, "replacement_sku": "TSHIRT-WHT-M"}]
+    await returned(http, order_id, lines, "resellable")
+    return await finish(http, order_id, "COMPLETED")
+
+
+async def appeasement_refunded(stack: Stack, http: httpx.AsyncClient) -> str:
+    order_id = await in_return_window(http, TWO_SHIPMENTS)
+    response = await http.post(
+        f"/orders/{order_id}/appeasements", json={"amount_minor": 500, "reason": "late"}
+    )
+    response.raise_for_status()
+    return await finish(http, order_id, "COMPLETED")
+
+
 SCENARIOS: dict[str, Scenario] = {
     "standard_completed": standard_completed,
     "standard_declined": standard_declined,
@@ -301,6 +353,9 @@ SCENARIOS: dict[str, Scenario] = {
     "pickup_collected": pickup_collected,
     "preorder_released": preorder_released,
     "review_skip": review_skip,
+    "return_refunded": return_refunded,
+    "exchange_shipped": exchange_shipped,
+    "appeasement_refunded": appeasement_refunded,
 }
 
 
@@ -345,7 +400,9 @@ async def record(names: list[str], out: Path, jobs: int, replace: bool) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="oms-record-") as data:
             url = f"sqlite:///{Path(data) / 'oms.db'}"
-            async with running_stack(env, url, carrier_delay_s=CARRIER_DELAY_S) as stack:
+            async with running_stack(
+                env, url, carrier_delay_s=CARRIER_DELAY_S, return_window_s=RETURN_WINDOW_S
+            ) as stack:
                 slots = asyncio.Semaphore(jobs)
                 results = await asyncio.gather(
                     *(run_scenario(stack, name, out, replace, slots) for name in names)

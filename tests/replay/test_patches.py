@@ -12,12 +12,14 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-from workflows.order import NOTIFY_ON_COMPLETION, OrderWorkflow
+from workflows.order import NOTIFY_ON_COMPLETION, RETURN_WINDOW, OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 # Recorded before orders sent a completion notification.
 BEFORE_NOTIFY = "standard_completed__order-ord_cbab85f268ee2de2.json"
+# Recorded before orders stayed open through a return window.
+BEFORE_RETURN_WINDOW = "standard_completed__order-ord_fac7c8329cf0be85.json"
 
 
 def load(name: str) -> WorkflowHistory:
@@ -51,3 +53,17 @@ async def test_the_same_history_fails_without_the_patch_guard() -> None:
         pytest.raises(workflow.NondeterminismError),
     ):
         await replayer().replay_workflow(load(BEFORE_NOTIFY))
+
+
+async def test_orders_from_before_the_return_window_need_its_guard() -> None:
+    await replayer().replay_workflow(load(BEFORE_RETURN_WINDOW))
+    real = workflow.patched
+
+    def unguarded(patch_id: str) -> bool:
+        return True if patch_id == RETURN_WINDOW else real(patch_id)
+
+    with (
+        mock.patch.object(workflow, "patched", unguarded),
+        pytest.raises(workflow.NondeterminismError),
+    ):
+        await replayer().replay_workflow(load(BEFORE_RETURN_WINDOW))

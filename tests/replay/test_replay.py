@@ -1,6 +1,6 @@
 """Every recorded history in `tests/histories/` replays against the current workflow code.
 
-A failure here means a change to `OrderWorkflow` or `ShipmentWorkflow` would break orders
+A failure here means a change to a workflow (order, shipment, return, rewards) would break orders
 already running in production: guard it with `workflow.patched(...)` (see the README,
 "Versioning and replay").
 """
@@ -15,6 +15,8 @@ from temporalio.worker import Replayer
 
 from oms.history import history_files, load_history
 from workflows.order import OrderWorkflow
+from workflows.returns import ReturnWorkflow
+from workflows.rewards import RewardsWorkflow
 from workflows.shipment import ShipmentWorkflow
 
 HISTORIES_DIR = Path(__file__).resolve().parent.parent / "histories"
@@ -29,7 +31,8 @@ def test_histories_directory_exists() -> None:
 @pytest.fixture(scope="module")
 def replayer() -> Replayer:
     return Replayer(
-        workflows=[OrderWorkflow, ShipmentWorkflow], data_converter=pydantic_data_converter
+        workflows=[OrderWorkflow, ShipmentWorkflow, ReturnWorkflow, RewardsWorkflow],
+        data_converter=pydantic_data_converter,
     )
 
 

@@ -12,7 +12,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.flows import FlowStep
     from domain.orders import AllocatedLine, CancelReason
     from workflows import activity_options
-    from workflows.shipment import ShipmentInput, ShipmentWorkflow, shipment_workflow_id
     from workflows.steps import payment
     from workflows.steps.failures import StepFailed
 
@@ -27,35 +26,20 @@ async def fulfill_shipments(run: OrderRun, step: FlowStep) -> None:
     authorization_id = order.payment.authorization_id
     if authorization_id is None or order.payment.voided:
         raise StepFailed("no authorization to capture against")
-    prices = {line.line_id: line.unit_price_minor for line in order.lines}
     for allocation in order.allocations:
         if run.shipment_for(allocation) is not None or not any(
             i.quantity for i in allocation.lines
         ):
             continue  # shipped already in an earlier epoch, or nothing left to send
-        shipment = run.open_shipment(allocation)
-        handle = await workflow.start_child_workflow(
-            ShipmentWorkflow.run,
-            ShipmentInput(
-                order_id=order.order_id,
-                order_workflow_id=workflow.info().workflow_id,
-                shipment_id=shipment.shipment_id,
-                warehouse=shipment.warehouse,
-                lines=shipment.lines,
-                address=order.shipping_address,
-                unit_prices={item.line_id: prices[item.line_id] for item in shipment.lines},
-                # Shipments capture their lines on dispatch unless the flow captured the order
-                # up front; digital add-ons captured on their own do not count.
-                capture_on_dispatch=order.payment.captured_minor - order.payment.refunded_minor
-                < order.total_minor,
-                authorization_id=authorization_id,
-                capture_key=f"{run.key(step)}:capture:{shipment.shipment_id}",
-            ),
-            id=shipment_workflow_id(shipment.shipment_id),
-            static_summary=f"{shipment.shipment_id} · {shipment.warehouse} · "
-            f"{sum(item.quantity for item in shipment.lines)} units",
+        await run.start_shipment(
+            allocation,
+            authorization_id=authorization_id,
+            capture_key_prefix=f"{run.key(step)}:capture",
+            # Shipments capture their lines on dispatch unless the flow captured the order
+            # up front; digital add-ons captured on their own do not count.
+            capture_on_dispatch=order.payment.captured_minor - order.payment.refunded_minor
+            < order.total_minor,
         )
-        run.watch_shipment(shipment.shipment_id, handle)
     run.set_details("awaiting carrier")
     await run.wait(run.shipments_settled)
     if failures := run.shipment_failures():

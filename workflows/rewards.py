@@ -1,0 +1,132 @@
+"""An order's loyalty points: awarded per delivered line, pending until the return window
+closes, then granted; returned units take theirs back first.
+
+A child of the order (`rewards-{order_id}`) that outlives the order's runs: the order may
+continue as new during a month-long window, so the two talk by workflow id (signals), never
+through a child handle. Every ledger write is keyed, so a retried activity is a no-op.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.rewards import GrantRequest, PointsEntry, RewardsActivities
+    from domain.rewards import points_for
+    from workflows import activity_options
+
+REWARDS_PROGRESSED = "rewards_progressed"  # the parent order's signal
+
+
+def rewards_workflow_id(order_id: str) -> str:
+    return f"rewards-{order_id}"
+
+
+class RewardLine(BaseModel):
+    """Units of a line that earn (or give back) points."""
+
+    key: str
+    line_id: str
+    quantity: int
+    unit_price_minor: int
+
+
+class RewardsInput(BaseModel):
+    order_id: str
+    order_workflow_id: str
+    customer_id: str
+    points_per_unit: int
+    lines: list[RewardLine]
+
+
+class RewardsProgress(BaseModel):
+    kind: Literal["awarded", "clawed_back", "granted"]
+    points: int
+    line_id: str | None = None
+
+
+@workflow.defn
+class RewardsWorkflow:
+    @workflow.init
+    def __init__(self, request: RewardsInput) -> None:
+        self._input = request
+        self._inbox: list[tuple[str, RewardLine | None]] = [
+            ("award", line) for line in request.lines
+        ]
+        self._pending = 0
+        self._granted = 0
+
+    @workflow.signal
+    def award(self, line: RewardLine) -> None:
+        self._inbox.append(("award", line))
+
+    @workflow.signal
+    def claw_back(self, line: RewardLine) -> None:
+        self._inbox.append(("claw_back", line))
+
+    @workflow.signal
+    def grant(self) -> None:
+        self._inbox.append(("grant", None))
+
+    @workflow.query
+    def points(self) -> dict[str, int]:
+        return {"pending": self._pending, "granted": self._granted}
+
+    @workflow.run
+    async def run(self, request: RewardsInput) -> dict[str, int]:
+        while True:
+            await workflow.wait_condition(lambda: bool(self._inbox))
+            kind, line = self._inbox.pop(0)
+            if line is None:
+                break
+            await self._apply(kind, line)
+        granted = await workflow.execute_activity_method(
+            RewardsActivities.grant_points,
+            GrantRequest(order_id=request.order_id, customer_id=request.customer_id),
+            summary="grant the pending points",
+            **activity_options.REWARDS,
+        )
+        self._granted += granted
+        self._pending = 0
+        await self._report(RewardsProgress(kind="granted", points=granted))
+        return self.points()
+
+    async def _apply(self, kind: str, line: RewardLine) -> None:
+        points = points_for(line.unit_price_minor * line.quantity, self._input.points_per_unit)
+        if points <= 0:
+            return
+        entry = PointsEntry(
+            key=line.key,
+            customer_id=self._input.customer_id,
+            order_id=self._input.order_id,
+            line_id=line.line_id,
+            points=points,
+        )
+        if kind == "award":
+            await workflow.execute_activity_method(
+                RewardsActivities.award_points,
+                entry,
+                summary=f"{points} points for {line.line_id}",
+                **activity_options.REWARDS,
+            )
+            self._pending += points
+            await self._report(RewardsProgress(kind="awarded", points=points, line_id=line.line_id))
+        else:
+            await workflow.execute_activity_method(
+                RewardsActivities.claw_back_points,
+                entry,
+                summary=f"take back {points} points for {line.line_id}",
+                **activity_options.REWARDS,
+            )
+            self._pending -= points
+            await self._report(
+                RewardsProgress(kind="clawed_back", points=points, line_id=line.line_id)
+            )
+
+    async def _report(self, progress: RewardsProgress) -> None:
+        await workflow.get_external_workflow_handle(self._input.order_workflow_id).signal(
+            REWARDS_PROGRESSED, progress
+        )
