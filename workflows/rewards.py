@@ -15,6 +15,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.rewards import GrantRequest, PointsEntry, RewardsActivities
+    from domain.orders import OrderLine
     from domain.rewards import points_for
     from workflows import activity_options
 
@@ -32,6 +33,13 @@ class RewardLine(BaseModel):
     line_id: str
     quantity: int
     unit_price_minor: int
+
+
+def reward_line(line: OrderLine, quantity: int, key: str) -> RewardLine:
+    """Units of an order line, priced as sold, under the ledger key that makes them count once."""
+    return RewardLine(
+        key=key, line_id=line.line_id, quantity=quantity, unit_price_minor=line.unit_price_minor
+    )
 
 
 class RewardsInput(BaseModel):

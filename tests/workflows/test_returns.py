@@ -12,7 +12,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from store import inventory, rewards
-from tests.conftest import CUSTOMER_KEY, Stack, running_stack
+from tests.conftest import CUSTOMER_KEY, WAREHOUSE_KEY, Stack, running_stack
 from tests.orders import events, order_body, place, wait_for_status, wait_until
 from workflows.order import order_workflow_id
 
@@ -135,11 +135,17 @@ async def test_damaged_return_refunds_without_restocking(returns_stack: Stack) -
         stock_before = await inventory.available(returns_stack.store, "LAMP-DESK")
         ret = await request_return(http, order_id, [{"line_id": line_id, "quantity": 1}])
         await awaiting_receipt(http, order_id, ret["return_id"])
-        answered = await receive(
-            http, ret["return_id"], [{"line_id": line_id, "quantity": 1, "condition": "damaged"}]
-        )
+        async with returns_stack.http(WAREHOUSE_KEY) as warehouse:
+            answered = await receive(
+                warehouse,
+                ret["return_id"],
+                [{"line_id": line_id, "quantity": 1, "condition": "damaged"}],
+            )
         view = await settled(http, order_id, ret["return_id"])
+        listed = (await http.get(f"/orders/{order_id}/returns")).json()
     assert answered["refunded_minor"] == 3900 and answered["restocked"] == {}
+    assert listed["count"] == 1 and listed["data"][0]["status"] == "COMPLETED"
+    assert listed["data"][0]["tracking_number"].startswith("RET")
     assert await inventory.available(returns_stack.store, "LAMP-DESK") == stock_before
     assert view["financial_status"] == "REFUNDED"
     assert (await money(returns_stack, order_id))["refund"] == 3900

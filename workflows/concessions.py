@@ -1,0 +1,393 @@
+"""Returns and appeasements of a delivered order: what is allowed, and what they do.
+
+Called by the order workflow (see `workflows.after_delivery`): `check_*` run in update
+validators and again when the command is applied; the rest runs at the order's safe points.
+A return's own stages run in its `ReturnWorkflow`; what they mean for the order (buckets,
+money, points, exchanges) is applied here from the return's progress reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.catalog import CatalogActivities, CatalogPrice
+    from activities.payments import CaptureRequest, PaymentActivities
+    from domain.events import SYSTEM
+    from domain.interventions import AppeasementRequest, ReturnRequest
+    from domain.orders import ShipmentStatus
+    from domain.returns import (
+        RETURN_ENDS,
+        RETURN_PROGRESS,
+        Appeasement,
+        Return,
+        ReturnLine,
+        ReturnStatus,
+    )
+    from workflows import activity_options
+    from workflows.interventions import InterventionRefused
+    from workflows.returns import ReturnInput, ReturnProgress, ReturnWorkflow, return_workflow_id
+    from workflows.rewards import RewardsWorkflow, reward_line
+    from workflows.steps import error_message
+
+if TYPE_CHECKING:
+    from workflows.order import OrderWorkflow as OrderRun
+
+
+def check_return(run: OrderRun, request: ReturnRequest) -> str | None:
+    order = run.order
+    if error := _window_error(run, "returns"):
+        return error
+    seen: set[str] = set()
+    known = [line.line_id for line in order.lines]
+    for index, item in enumerate(request.lines):
+        where = f"lines.{index}"
+        if item.line_id not in known:
+            has = ", ".join(known)
+            return f"{where}.line_id: unknown line {item.line_id}; the order has {has}"
+        if item.line_id in seen:
+            return f"{where}.line_id: line {item.line_id} is named twice"
+        seen.add(item.line_id)
+        line = order.line(item.line_id)
+        if line.kind != "physical":
+            return f"{where}.line_id: {item.line_id} is digital and cannot be returned"
+        returnable = order.returnable(item.line_id)
+        if item.quantity > returnable:
+            held = line.buckets.delivered - returnable
+            return (
+                f"{where}.quantity: only {returnable} units of {item.line_id} can be returned "
+                f"({line.buckets.delivered} delivered, {held} already in open returns, "
+                f"{line.buckets.returned} returned)"
+            )
+    return None
+
+
+def _window_error(run: OrderRun, what: str) -> str | None:
+    closes = run.order.return_window_closes_at
+    if closes is None:
+        status = run.order.view().status.value
+        return f"{what} open once the order is delivered; it is {status}"
+    if workflow.now() >= closes:
+        return f"the return window closed at {closes.isoformat()}; no more {what}"
+    return None
+
+
+async def request_return(run: OrderRun, request: ReturnRequest, actor: str) -> dict[str, Any]:
+    order = run.order
+    prices = await _price_replacements(run, request)
+    number = run._counters.get("return", 0) + 1
+    run._counters["return"] = number
+    lines = []
+    for item in request.lines:
+        line = order.line(item.line_id)
+        price = prices.get(item.replacement_sku) if item.replacement_sku else None
+        lines.append(
+            ReturnLine(
+                line_id=line.line_id,
+                sku=line.sku,
+                quantity=item.quantity,
+                unit_price_minor=line.unit_price_minor,
+                warehouse=warehouse_of(run, line.line_id),
+                replacement_sku=item.replacement_sku,
+                replacement_name=price.name if price else None,
+                replacement_unit_price_minor=price.unit_price_minor if price else None,
+            )
+        )
+    # Set aside what this return may refund, so an appeasement or another return cannot
+    # spend it first: its goods' value, and what a cheaper replacement gives back.
+    owed = sum(
+        line.quantity
+        * (
+            line.unit_price_minor
+            if line.replacement_unit_price_minor is None
+            else max(line.unit_price_minor - line.replacement_unit_price_minor, 0)
+        )
+        for line in lines
+    )
+    ret = Return(
+        return_id=f"{order.order_id}-{number}",
+        lines=lines,
+        reason=request.reason,
+        requested_by=actor,
+        requested_at=workflow.now(),
+        refund_limit_minor=max(min(owed, order.refundable_minor), 0),
+    )
+    order.returns.append(ret)
+    run.record(
+        "ReturnRequested",
+        actor=actor,
+        reason=request.reason,
+        return_id=ret.return_id,
+        lines=[line.model_dump(mode="json") for line in lines],
+        value_minor=ret.value_minor,
+    )
+    handle = await workflow.start_child_workflow(
+        ReturnWorkflow.run,
+        ReturnInput(
+            order_id=order.order_id,
+            order_workflow_id=workflow.info().workflow_id,
+            customer_id=order.customer_id,
+            ret=ret,
+            address=order.shipping_address,
+            authorization_id=order.payment.authorization_id,
+            auto_approve_below_minor=run.terms.return_auto_approve_below_minor,
+            receipt_window_s=run.terms.return_receipt_window_s,
+        ),
+        id=return_workflow_id(ret.return_id),
+        static_summary=f"{ret.return_id} · {sum(line.quantity for line in lines)} units · "
+        f"{request.reason[:60]}",
+    )
+    run._return_tasks[ret.return_id] = asyncio.create_task(_follow(run, ret, handle))
+    return ret.model_dump(mode="json")
+
+
+async def _follow(run: OrderRun, ret: Return, handle: Any) -> None:
+    """A return that fails for good (a refund the gateway refuses) must not keep the
+    order open forever: it ends FAILED and the journal says why."""
+    try:
+        final = await handle
+    except ChildWorkflowError as error:
+        failed = ret.model_copy(update={"status": ReturnStatus.FAILED})
+        run._return_inbox.append(ReturnProgress(ret=failed, note=error_message(error)))
+        return
+    run._return_inbox.append(ReturnProgress(ret=final))
+
+
+async def _price_replacements(run: OrderRun, request: ReturnRequest) -> dict[str, CatalogPrice]:
+    skus = sorted({item.replacement_sku for item in request.lines if item.replacement_sku})
+    if not skus:
+        return {}
+    found = await workflow.execute_activity_method(
+        CatalogActivities.price_items,
+        skus,
+        summary=f"price {', '.join(skus)}",
+        **activity_options.CATALOG,
+    )
+    prices = {price.sku: price for price in found}
+    for index, item in enumerate(request.lines):
+        sku = item.replacement_sku
+        if sku is None:
+            continue
+        price = prices.get(sku)
+        if price is None:
+            raise InterventionRefused(f"lines.{index}.replacement_sku: unknown SKU {sku}")
+        if price.kind != "physical" or price.currency != run.order.currency:
+            raise InterventionRefused(
+                f"lines.{index}.replacement_sku: {sku} cannot replace a "
+                f"{run.order.currency} physical item"
+            )
+    return prices
+
+
+def warehouse_of(run: OrderRun, line_id: str) -> str:
+    """Returned units go back where they came from: the first shipment that carried them."""
+    for shipment in run.order.shipments:
+        if shipment.status == ShipmentStatus.DELIVERED and any(
+            item.line_id == line_id for item in shipment.lines
+        ):
+            return shipment.warehouse
+    for allocation in run.order.allocations:  # picked up at a store
+        if any(item.line_id == line_id for item in allocation.lines):
+            return allocation.warehouse
+    return run.order.allocations[0].warehouse if run.order.allocations else "EWR"
+
+
+async def apply_return_progress(run: OrderRun, progress: ReturnProgress) -> None:
+    order = run.order
+    reported = progress.ret
+    try:
+        ret = order.return_(reported.return_id)
+    except KeyError:
+        run.record("SignalRejected", signal="return_progressed", reason="unknown return")
+        return
+    if not _moves_forward(ret.status, reported.status):
+        return
+    before = ret.status
+    for field in (
+        "status",
+        "tracking_number",
+        "label_url",
+        "decided_by",
+        "decision_note",
+        "received",
+        "restocked",
+        "refunded_minor",
+        "refund_id",
+    ):
+        setattr(ret, field, getattr(reported, field))
+    return_id = ret.return_id
+    status = reported.status
+    if status == ReturnStatus.NEEDS_REVIEW:
+        run.record(
+            "ReturnReviewRequested",
+            return_id=return_id,
+            value_minor=ret.value_minor,
+            reason=f"worth {ret.value_minor}, above the automatic approval limit",
+        )
+        return
+    if status == ReturnStatus.REJECTED:
+        run.record(
+            "ReturnRejected",
+            actor=ret.decided_by or SYSTEM,
+            reason=ret.decision_note,
+            return_id=return_id,
+        )
+        return
+    if status == ReturnStatus.EXPIRED:
+        run.record("ReturnExpired", reason=progress.note, return_id=return_id)
+        return
+    if status == ReturnStatus.FAILED:
+        run.record("ReturnFailed", reason=progress.note, return_id=return_id)
+        return
+    if _passed(before, status, ReturnStatus.AWAITING_RECEIPT):
+        run.record(
+            "ReturnApproved",
+            actor=ret.decided_by or SYSTEM,
+            reason=ret.decision_note,
+            return_id=return_id,
+        )
+        run.record(
+            "ReturnLabelIssued",
+            return_id=return_id,
+            tracking_number=ret.tracking_number,
+            label_url=ret.label_url,
+        )
+    if _passed(before, status, ReturnStatus.RECEIVED):
+        for line_id, quantity in ret.received_units().items():
+            order.line(line_id).move("delivered", "returned", quantity)
+        run.record(
+            "ReturnReceived",
+            reason=progress.note,
+            return_id=return_id,
+            lines=[item.model_dump(mode="json") for item in ret.received],
+        )
+    if status == ReturnStatus.COMPLETED:
+        await _complete_return(run, ret)
+
+
+async def _complete_return(run: OrderRun, ret: Return) -> None:
+    order = run.order
+    if ret.restocked:
+        run.record("ReturnRestocked", return_id=ret.return_id, lines=ret.restocked)
+    if ret.refunded_minor:
+        order.payment.refunded_minor += ret.refunded_minor
+        run.record(
+            "RefundIssued",
+            return_id=ret.return_id,
+            amount_minor=ret.refunded_minor,
+            refund_id=ret.refund_id,
+            reason="returned goods",
+        )
+    for line_id, quantity in ret.received_units().items():
+        line = order.line(line_id)
+        if ret.line(line_id).replacement_sku is None:
+            if ret.refunded_minor:
+                line.buckets.refunded = min(
+                    line.buckets.refunded + quantity,
+                    line.buckets.cancelled + line.buckets.returned,
+                )
+        else:
+            run._exchanges_due.append((ret.return_id, line_id, quantity))
+        await run.tell_rewards(
+            RewardsWorkflow.claw_back,
+            reward_line(line, quantity, f"{ret.return_id}:{line_id}:claw_back"),
+        )
+    run.record(
+        "ReturnCompleted",
+        return_id=ret.return_id,
+        refunded_minor=ret.refunded_minor,
+        restocked=sum(ret.restocked.values()),
+    )
+
+
+async def refund(run: OrderRun, key: str, amount: int, reason: str) -> int:
+    """Refund to the original payment, capped by what the order may still give back."""
+    order = run.order
+    amount = min(amount, order.refundable_minor)
+    if amount <= 0 or order.payment.authorization_id is None:
+        return 0
+    refunded = await workflow.execute_activity_method(
+        PaymentActivities.refund_payment,
+        CaptureRequest(
+            order_id=order.order_id,
+            key=key,
+            authorization_id=order.payment.authorization_id,
+            amount_minor=amount,
+        ),
+        summary=f"refund {amount}: {reason}",
+        **activity_options.PAYMENT,
+    )
+    order.payment.refunded_minor += refunded.amount_minor
+    run.record(
+        "RefundIssued",
+        amount_minor=refunded.amount_minor,
+        refund_id=refunded.operation_id,
+        reason=reason,
+    )
+    return refunded.amount_minor
+
+
+def check_appeasement(run: OrderRun, request: AppeasementRequest) -> str | None:
+    if error := _window_error(run, "appeasements"):
+        return error
+    order = run.order
+    limit = order.refundable_minor
+    if request.amount_minor > limit:
+        held = order.payment.captured_minor - order.payment.refunded_minor - limit
+        detail = f"; {held} is set aside for open returns" if held else ""
+        return (
+            f"amount_minor: {request.amount_minor} is above this order's limit of {limit} "
+            f"(captured {order.payment.captured_minor} − refunded "
+            f"{order.payment.refunded_minor}{detail})"
+        )
+    return None
+
+
+async def appease(run: OrderRun, request: AppeasementRequest, actor: str) -> dict[str, Any]:
+    number = run._counters.get("appeasement", 0) + 1
+    run._counters["appeasement"] = number
+    appeasement_id = f"{run.order.order_id}-A{number}"
+    run.record(
+        "AppeasementRequested",
+        actor=actor,
+        reason=request.reason,
+        appeasement_id=appeasement_id,
+        amount_minor=request.amount_minor,
+    )
+    # Checked again just before this, so the whole amount is refundable.
+    refunded = await refund(run, f"{appeasement_id}:refund", request.amount_minor, "appeasement")
+    appeasement = Appeasement(
+        appeasement_id=appeasement_id,
+        amount_minor=refunded,
+        reason=request.reason,
+        actor=actor,
+        at=workflow.now(),
+    )
+    run.order.appeasements.append(appeasement)
+    run.record(
+        "AppeasementIssued",
+        actor=actor,
+        reason=request.reason,
+        appeasement_id=appeasement_id,
+        amount_minor=refunded,
+    )
+    return appeasement.model_dump(mode="json")
+
+
+def _moves_forward(current: ReturnStatus, reported: ReturnStatus) -> bool:
+    if current in RETURN_ENDS:
+        return False
+    if reported in RETURN_ENDS:
+        return True
+    return RETURN_PROGRESS.index(reported) > RETURN_PROGRESS.index(current)
+
+
+def _passed(before: ReturnStatus, after: ReturnStatus, stage: ReturnStatus) -> bool:
+    """Did this report carry the return past `stage` (it may skip stages in one report)?"""
+    order = {status: index for index, status in enumerate(RETURN_PROGRESS)}
+    end = order.get(after, len(RETURN_PROGRESS))
+    return order[before] < order[stage] <= end
