@@ -13,6 +13,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import metrics
 from api.deps import ClientDep, ShopPrincipal, StoreDep
 from api.orders import visible_order
 from domain.interventions import (
@@ -53,15 +54,21 @@ async def run_update(
     """Run one update: a validator's refusal is a 409 with its reason; a workflow that can no
     longer take updates is whatever `ended` makes of the server's error."""
     try:
-        return await handle.execute_update(name, body, result_type=dict)
+        result = await handle.execute_update(name, body, result_type=dict)
     except WorkflowUpdateFailedError as error:
+        metrics.intervention(name, "refused")
         cause = error.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
         raise HTTPException(status.HTTP_409_CONFLICT, message) from error
     except RPCError as error:
         if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-            raise await ended(error) from error
+            answer = await ended(error)
+            if answer.status_code == status.HTTP_409_CONFLICT:
+                metrics.intervention(name, "refused")
+            raise answer from error
         raise
+    metrics.intervention(name, "accepted")
+    return result
 
 
 async def intervene(

@@ -16,12 +16,15 @@ from api import (
     flows,
     health,
     interventions,
+    metrics,
     orders,
     returns,
     reviews,
     rewards,
     shipments,
 )
+from api.metrics import ApiMetrics, MetricsMiddleware
+from oms.logs import configure_logging
 from oms.settings import Principal, Settings, get_settings
 from store.catalog import seed_catalog
 from store.db import Store
@@ -31,6 +34,8 @@ from workers.main import connect
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if settings.log_format == "json":
+        configure_logging("json")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         flows,
         shipments,
         health,
+        metrics,
     ):
         app.include_router(module.router)
+    app.state.metrics = ApiMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -17,6 +17,7 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import metrics
 from api.deps import ClientDep, SettingsDep, ShopPrincipal, StoreDep
 from api.models import OrderCreate, OrderEventsPublic
 from api.placement import price_order
@@ -102,6 +103,7 @@ async def place_order(
     # and the start still starts the order, and a duplicate never starts a second one.
     handle = await start_order(client, settings.task_queue, order_input)
     if claim.created:
+        metrics.order_placed()
         return Order.place(order_input).view()
     response.status_code = status.HTTP_200_OK
     return await handle.query(OrderWorkflow.view)

@@ -18,6 +18,7 @@ from oms.settings import Settings
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 DEV_KEYS = "dev-operator-key:operator,dev-customer-key:customer:cus_demo"
+WORKER_METRICS_PORT = 9464
 
 SA_TYPES = {
     "KEYWORD": "Keyword",
@@ -91,6 +92,17 @@ async def ensure_search_attributes(address: str, namespace: str) -> list[str]:
     return sorted(missing)
 
 
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def wait_for_port(
     host: str, port: int, process: subprocess.Popen, what: str, timeout: float
 ) -> None:
@@ -140,6 +152,9 @@ def run(settings: Settings) -> int:
     env["OMS_DATA_DIR"] = str(settings.data_dir.resolve())
     if not settings.api_keys:
         env["OMS_API_KEYS"] = DEV_KEYS
+    if settings.worker_metrics_port is None and port_is_free(WORKER_METRICS_PORT):
+        # The worker's SDK metrics (Prometheus) on the conventional port when it is free.
+        env["OMS_WORKER_METRICS_PORT"] = str(WORKER_METRICS_PORT)
     processes: list[tuple[str, subprocess.Popen]] = []
     interrupted = False
 
@@ -186,7 +201,7 @@ def run(settings: Settings) -> int:
             [sys.executable, "-m", "workers.main"], env=env, start_new_session=True
         )
         processes.append(("worker", worker))
-        print_banner(settings, env["OMS_API_KEYS"])
+        print_banner(settings, env["OMS_API_KEYS"], env.get("OMS_WORKER_METRICS_PORT"))
         while not interrupted:
             for name, process in processes:
                 if process.poll() is not None:
@@ -199,11 +214,16 @@ def run(settings: Settings) -> int:
         stop(processes)
 
 
-def print_banner(settings: Settings, api_keys: str) -> None:
+def print_banner(settings: Settings, api_keys: str, worker_metrics_port: str | None = None) -> None:
     ui = (
         f"http://127.0.0.1:{settings.ui_port}"
         if settings.temporal_address is None
         else "(the Web UI of your Temporal server)"
+    )
+    worker_metrics = (
+        f"   worker: http://{settings.worker_metrics_host}:{worker_metrics_port}/metrics"
+        if worker_metrics_port
+        else ""
     )
     print(
         f"""
@@ -213,6 +233,7 @@ Temporal OMS is up.
   Temporal   {settings.resolved_temporal_address}
   Data       {settings.data_dir.resolve()}
   API keys   {api_keys}{"   (development keys; set OMS_API_KEYS)" if not settings.api_keys else ""}
+  Metrics    {settings.resolved_api_url}/metrics{worker_metrics}
 Ctrl-C stops everything.""",
         flush=True,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +58,12 @@ class Settings(BaseSettings):
     worker_versioning: bool = False
     worker_deployment: str = "temporal-oms"
     worker_build_id: str = "dev"
+    # Observability: the worker's Prometheus endpoint (off unless a port is set), the log
+    # format of the API and worker processes ("text" or "json"), OpenTelemetry tracing.
+    worker_metrics_port: int | None = Field(None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+    log_format: Literal["text", "json"] = "text"
+    otel_tracing: bool = False
 
     @field_validator("api_keys")
     @classmethod

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.catalog import CatalogActivities
@@ -22,6 +24,7 @@ from activities.shipping import ShippingActivities
 from adapters.carrier import SimulatedCarrier
 from adapters.payments import PaymentGateway
 from adapters.sandbox_gateway import SandboxGateway
+from oms.logs import configure_logging
 from oms.settings import Settings, get_settings
 from store.db import Store
 from workflows.order import OrderWorkflow
@@ -86,16 +89,43 @@ def build_worker(
     )
 
 
-async def connect(settings: Settings) -> Client:
+@functools.cache
+def metrics_runtime(bind_address: str) -> Runtime:
+    """A runtime whose Prometheus exporter serves the SDK's metrics (`temporal_*`) on
+    `bind_address`. One per address per process: the exporter binds the port once."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
+
+
+def tracing_interceptors() -> list[Interceptor]:
+    try:
+        import opentelemetry.sdk.trace  # noqa: F401
+        from temporalio.contrib.opentelemetry import TracingInterceptor
+    except ImportError:
+        log.warning("OMS_OTEL_TRACING is set but opentelemetry-sdk is not installed; no tracing")
+        return []
+    return [TracingInterceptor()]
+
+
+async def connect(settings: Settings, *, worker: bool = False) -> Client:
+    """The Temporal client. The worker's (`worker=True`) also exports the SDK's metrics when
+    `OMS_WORKER_METRICS_PORT` is set and traces with OpenTelemetry when `OMS_OTEL_TRACING`."""
+    runtime = None
+    interceptors: list[Interceptor] = []
+    if worker and settings.worker_metrics_port is not None:
+        runtime = metrics_runtime(f"{settings.worker_metrics_host}:{settings.worker_metrics_port}")
+    if worker and settings.otel_tracing:
+        interceptors = tracing_interceptors()
     return await Client.connect(
         settings.resolved_temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        interceptors=interceptors,
+        runtime=runtime,
     )
 
 
 async def serve(settings: Settings) -> None:
-    client = await connect(settings)
+    client = await connect(settings, worker=True)
     store = Store(settings.resolved_database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -112,8 +142,9 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve(get_settings()))
+    settings = get_settings()
+    configure_logging(settings.log_format)
+    asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":
