@@ -2,8 +2,11 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Debian's Chromium for tests/browser/ (driven by Playwright's API; no browser is downloaded).
+CHROMIUM := /usr/bin/chromium
+APT_GET := $(if $(filter 0,$(shell id -u 2>/dev/null)),,sudo -n )apt-get
 
-.PHONY: run test lint format clean history record replay
+.PHONY: run test lint format clean history record replay browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -11,10 +14,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Installed only where it is missing; where apt cannot (no apt-get, no root, offline) this
+# warns and the browser test skips, saying why.
+$(CHROMIUM):
+	@if command -v apt-get >/dev/null 2>&1 \
+	  && $(APT_GET) update -qq \
+	  && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq chromium chromium-driver; \
+	then echo "installed chromium and chromium-driver with apt"; \
+	else echo "warning: could not install chromium with apt; tests/browser will skip"; fi
+
+browser: $(CHROMIUM)
+
 run: $(STAMP)
 	$(VENV)/bin/oms run
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(VENV)/bin/pytest
 
 # Export an order's history (and its shipments') into tests/histories/ for the replay suite.

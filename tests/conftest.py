@@ -66,10 +66,17 @@ def postgres_answers() -> bool:
         return False
 
 
+# The dev server's Web UI, on a free port so it runs beside `make run`'s :8233.
+TEMPORAL_UI_PORT = free_port()
+TEMPORAL_UI_URL = f"http://127.0.0.1:{TEMPORAL_UI_PORT}"
+
+
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=TEMPORAL,
+        ui=True,
+        ui_port=TEMPORAL_UI_PORT,
         data_converter=pydantic_data_converter,
         search_attributes=search_attributes.ALL,
         dev_server_extra_args=[
@@ -79,6 +86,12 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield env
     await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def temporal_ui_url(temporal_env: WorkflowEnvironment) -> str:
+    """The Web UI of `temporal_env`'s dev server."""
+    return TEMPORAL_UI_URL
 
 
 async def new_store(url: str) -> Store:
