@@ -7,12 +7,13 @@ import asyncio
 import sys
 from pathlib import Path
 
+from oms import commands as operator_commands
 from oms.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="oms", description="Temporal OMS")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="Temporal dev server, API and worker, together")
     commands.add_parser("worker", help="run one worker")
     commands.add_parser("migrate", help="migrate the store and seed the catalog")
@@ -30,7 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument(
         "--name", help="file name prefix (default: order type and status, e.g. standard_completed)"
     )
+    # Operator commands over the API: oms orders, cancel, hold, release, backtrack, skip,
+    # review, returns, flows (see oms/commands/).
+    operator_commands.register(commands)
     args = parser.parse_args(argv)
+    if hasattr(args, "handler"):
+        return operator_commands.run(args)
     if args.command == "history" and not (args.order_id or args.workflow_id):
         export.error("give an ORDER_ID or --workflow-id")
     if args.command == "history" and args.order_id and args.workflow_id:

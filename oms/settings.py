@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     api_url: str | None = None  # how others (the simulated carrier) reach the API
+    api_key: str | None = None  # the key `oms orders`, `oms hold`, ... send to the API
     temporal_port: int = Field(7233, ge=1, le=65535)
     ui_port: int = Field(8233, ge=1, le=65535)
     temporal_address: str | None = None
