@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from domain.events import JournalEvent
+from domain.events import JournalBatch
 from store import journal
 from store.db import Store
 
@@ -14,5 +14,5 @@ class JournalActivities:
         self.store = store
 
     @activity.defn
-    async def append_events(self, events: list[JournalEvent]) -> None:
-        await journal.append(self.store, events)
+    async def append_events(self, batch: JournalBatch) -> None:
+        await journal.append(self.store, batch.events, view=batch.view)

@@ -63,11 +63,6 @@ class Carrier(Protocol):
     ) -> ReturnLabel: ...
 
 
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands timestamps back without their zone; every timestamp here is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 class SimulatedCarrier:
     """Books shipments; idempotent by shipment id (a retried booking returns the first)."""
 

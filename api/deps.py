@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
@@ -12,6 +13,13 @@ from oms.settings import Principal, Settings
 from store.db import Store
 
 bearer = HTTPBearer(auto_error=False, description="an API key from OMS_API_KEYS")
+
+
+def invalid(loc: tuple[Any, ...], message: str, value: Any = None) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, naming the field like pydantic does: ("body", "lines")."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": loc, "msg": message, "input": value}]
+    )
 
 
 def get_settings(request: Request) -> Settings:

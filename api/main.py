@@ -17,11 +17,13 @@ from api import (
     health,
     interventions,
     metrics,
+    order_list,
     orders,
     returns,
     reviews,
     rewards,
     shipments,
+    stats,
 )
 from api.metrics import ApiMetrics, MetricsMiddleware
 from oms.logs import configure_logging
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     for module in (
+        order_list,
         orders,
         interventions,
         returns,
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalog,
         flows,
         shipments,
+        stats,
         health,
         metrics,
     ):

@@ -7,7 +7,7 @@ import json
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from temporalio.client import WorkflowHandle
 from temporalio.common import (
     SearchAttributePair,
@@ -23,7 +23,7 @@ from api.models import OrderCreate, OrderEventsPublic
 from api.placement import price_order
 from domain.orders import Order, OrderInput, OrderView
 from oms.settings import Principal
-from store import journal
+from store import journal, order_list
 from store import orders as order_records
 from workflows import search_attributes as sa
 from workflows.order import OrderWorkflow, order_summary, order_workflow_id
@@ -142,11 +142,36 @@ async def visible_order(store, order_id: str, principal: Principal):  # noqa: AN
     return record
 
 
-@router.get("/{order_id}", response_model=OrderView)
+@router.get(
+    "/{order_id}",
+    response_model=OrderView,
+    responses={
+        200: {
+            "description": "the order; `X-Read-Model` says whether from the projection "
+            "(with `X-Journal-Seq`, the last event it reflects) or from the live workflow",
+        }
+    },
+)
 async def get_order(
-    order_id: str, principal: ShopPrincipal, store: StoreDep, client: ClientDep
+    order_id: str,
+    principal: ShopPrincipal,
+    store: StoreDep,
+    client: ClientDep,
+    response: Response,
+    consistent: Annotated[
+        bool,
+        Query(description="read the live workflow state (a query) instead of the projection"),
+    ] = False,
 ) -> OrderView:
     await visible_order(store, order_id, principal)
+    projected = None if consistent else await order_list.view(store, order_id)
+    if projected is not None:
+        view, seq = projected
+        response.headers["X-Read-Model"] = "projection"
+        response.headers["X-Journal-Seq"] = str(seq)
+        return view
+    # Asked for, or the order is so new that its first journal batch is not written yet.
+    response.headers["X-Read-Model"] = "live"
     handle = client.get_workflow_handle(order_workflow_id(order_id))
     try:
         return await handle.query(OrderWorkflow.view)

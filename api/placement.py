@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 
+from api.deps import invalid
 from api.models import OrderCreate
 from domain.flows import FlowDefinition
 from domain.orders import Address, OrderInput, PricedLine
@@ -16,13 +16,6 @@ from store.catalog import items_by_sku
 from store.db import Store
 
 
-def invalid(loc: tuple[Any, ...], message: str, value: Any = None) -> RequestValidationError:
-    """A 422 in FastAPI's own shape, naming the field like pydantic does."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("body", *loc), "msg": message, "input": value}]
-    )
-
-
 async def resolve_flow(store: Store, order_type: str, version: int | None) -> FlowDefinition:
     """The registry's flow for a new order: the given version, else the type's latest."""
     flow = await flows.resolve(store, order_type, version)
@@ -30,12 +23,12 @@ async def resolve_flow(store: Store, order_type: str, version: int | None) -> Fl
         return flow
     if await flows.latest(store, order_type) is None:
         known = ", ".join(await flows.types(store))
-        raise invalid(("order_type",), f"unknown order type; known: {known}", order_type)
+        raise invalid(("body", "order_type"), f"unknown order type; known: {known}", order_type)
     usable = [
         v.definition.version for v in await flows.versions(store, order_type) if not v.retired
     ]
     raise invalid(
-        ("flow_version",),
+        ("body", "flow_version"),
         f"order type {order_type} has no version {version}; usable versions: {usable}",
         version,
     )
@@ -66,7 +59,9 @@ async def price_order(
         raise RequestValidationError(errors)
     currencies = {catalog[line.sku].currency for line in body.lines}
     if len(currencies) > 1:
-        raise invalid(("lines",), f"lines are priced in several currencies: {sorted(currencies)}")
+        raise invalid(
+            ("body", "lines"), f"lines are priced in several currencies: {sorted(currencies)}"
+        )
     lines = [
         PricedLine(
             line_id=f"ln_{index + 1}",

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from api.deps import StoreDep, require_role
+from store.db import utc
 from store.projections import review_queue
 
 router = APIRouter(
@@ -37,7 +38,7 @@ async def list_reviews(store: StoreDep) -> ReviewsPublic:
     now = datetime.now(UTC)
     data = []
     for entry in entries:
-        since = entry.since if entry.since.tzinfo else entry.since.replace(tzinfo=UTC)
+        since = utc(entry.since)
         data.append(
             ReviewPublic(
                 order_id=entry.order_id,

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from domain.orders import OrderView
+
 SYSTEM = "system"
 
 
@@ -18,3 +20,14 @@ class JournalEvent(BaseModel):
     actor: str = SYSTEM
     reason: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class JournalBatch(BaseModel):
+    """Events written together, with the order as it stood after the last of them.
+
+    The view travels with the events so the read model (the order list, the line buckets)
+    is a fold over the journal alone: `oms projections rebuild` needs nothing else.
+    """
+
+    events: list[JournalEvent]
+    view: OrderView | None = None

@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument(
         "--name", help="file name prefix (default: order type and status, e.g. standard_completed)"
     )
+    projections = commands.add_parser("projections", help="the read model kept from the journal")
+    projections.add_subparsers(dest="projections_command", required=True).add_parser(
+        "rebuild", help="rebuild the order list, line buckets and review queue from the journal"
+    )
     # Operator commands over the API: oms orders, cancel, hold, release, backtrack, skip,
     # review, returns, flows (see oms/commands/).
     operator_commands.register(commands)
@@ -64,6 +68,26 @@ def main(argv: list[str] | None = None) -> int:
             await store.close()
 
         asyncio.run(seed())
+        return 0
+    if args.command == "projections":
+        from store.db import Store
+        from store.migrate import upgrade
+        from store.projections import rebuild
+
+        upgrade(settings.resolved_database_url)
+
+        async def rebuild_all():  # noqa: ANN202
+            store = Store(settings.resolved_database_url)
+            try:
+                return await rebuild(store)
+            finally:
+                await store.close()
+
+        done = asyncio.run(rebuild_all())
+        print(
+            f"rebuilt from the journal: {done.orders} orders, {done.events} events, "
+            f"{done.snapshots} snapshots"
+        )
         return 0
     if args.command == "history":
         from temporalio.service import RPCError

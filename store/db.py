@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -37,6 +38,12 @@ def sync_url(url: str) -> str:
     ):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+def utc(at: datetime) -> datetime:
+    """SQLite drops the offset without converting, so times are written in UTC and a naive
+    value (SQLite's, or a caller's) is taken as UTC."""
+    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def is_sqlite(url: str) -> bool:
@@ -101,7 +108,11 @@ class Store:
 
     def insert(self, table):  # noqa: ANN001, ANN201
         """An INSERT that knows `ON CONFLICT` on both backends."""
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+        return self.insert_for(self.dialect, table)
+
+    @staticmethod
+    def insert_for(dialect: str, table):  # noqa: ANN001, ANN205
+        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -5,17 +5,17 @@ Appends are idempotent: a retried batch inserts nothing it already wrote.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import func, select
 
 from domain.events import JournalEvent
-from store.db import Store
+from domain.orders import OrderView
+from store.db import Store, utc
 from store.projections import project
 from store.tables import OrderEvent
 
 
-async def append(store: Store, events: list[JournalEvent]) -> None:
+async def append(store: Store, events: list[JournalEvent], view: OrderView | None = None) -> None:
+    """Write the events not yet written; `view` is the order after the last of them."""
     if not events:
         return
     async with store.transaction() as session:
@@ -26,9 +26,16 @@ async def append(store: Store, events: list[JournalEvent]) -> None:
             fresh = [e for e in events if e.order_id == order_id and e.seq > (seen or 0)]
             if not fresh:
                 continue  # a retried batch: all of it is written already
-            rows = [event.model_dump(mode="python") | {"at": _utc(event.at)} for event in fresh]
+            rows = [
+                event.model_dump(mode="python") | {"at": utc(event.at), "snapshot": None}
+                for event in fresh
+            ]
+            # The snapshot belongs to one order's batch: a mixed call (tests) carries none.
+            snapshot = view if view is not None and view.order_id == order_id else None
+            if snapshot is not None:
+                rows[-1]["snapshot"] = snapshot.model_dump(mode="json")
             await session.execute(store.insert(OrderEvent).values(rows).on_conflict_do_nothing())
-            await project(session, fresh)
+            await project(session, fresh, snapshot)
 
 
 async def read(store: Store, order_id: str, after_seq: int = 0) -> list[JournalEvent]:
@@ -43,16 +50,10 @@ async def read(store: Store, order_id: str, after_seq: int = 0) -> list[JournalE
                 order_id=row.order_id,
                 seq=row.seq,
                 type=row.type,
-                at=_utc(row.at),
+                at=utc(row.at),
                 actor=row.actor,
                 reason=row.reason,
                 data=row.data,
             )
             for row in rows
         ]
-
-
-def _utc(at: datetime) -> datetime:
-    # SQLite drops the offset without converting, so events are written in UTC and a naive
-    # value (SQLite's, or a caller's) is taken as UTC.
-    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)

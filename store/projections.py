@@ -1,52 +1,156 @@
 """Read models kept from the journal, in the same transaction as the append.
 
-Only events newer than what the projection has seen are applied, so a retried batch
-changes nothing; the projections can be rebuilt from the journal alone.
+- the review queue, folded from `ReviewRequested`, `ReviewEscalated` and what closes a review;
+- the order list and the line buckets, from the order's view carried by each batch.
+
+Each order's rows remember the last `seq` they applied, so a retried or late batch changes
+nothing; `rebuild` runs the same code over the whole journal, so rebuilt tables equal live ones.
 """
 
 from __future__ import annotations
 
-from datetime import UTC
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.events import JournalEvent
-from store.tables import ReviewQueueEntry
+from domain.orders import OrderView
+from store.db import Store, utc
+from store.tables import OrderEvent, OrderLineBuckets, OrderListEntry, ReviewQueueEntry
 
 REVIEW_CLOSED = {"ReviewDecided", "OrderCancelled", "OrderFailed", "OrderCompleted"}
+PROJECTION_TABLES = (ReviewQueueEntry, OrderListEntry, OrderLineBuckets)
 
 
-async def project(session: AsyncSession, events: list[JournalEvent]) -> None:
+async def project(
+    session: AsyncSession, events: list[JournalEvent], view: OrderView | None = None
+) -> None:
+    """Apply one order's freshly written events (and the view after them) to the read model."""
     for event in events:
-        if event.type == "ReviewRequested":
-            await session.execute(
-                delete(ReviewQueueEntry).where(ReviewQueueEntry.order_id == event.order_id)
+        await _review_queue(session, event)
+    if view is not None and events:
+        await _order_list(session, view, seq=events[-1].seq)
+
+
+async def _review_queue(session: AsyncSession, event: JournalEvent) -> None:
+    if event.type == "ReviewRequested":
+        await session.execute(
+            delete(ReviewQueueEntry).where(ReviewQueueEntry.order_id == event.order_id)
+        )
+        session.add(
+            ReviewQueueEntry(
+                order_id=event.order_id,
+                step=event.data.get("step", ""),
+                kind=event.data.get("kind", "step_failed"),
+                reason=event.reason or "",
+                since=utc(event.at),
+                escalated=False,
             )
-            session.add(
-                ReviewQueueEntry(
-                    order_id=event.order_id,
-                    step=event.data.get("step", ""),
-                    kind=event.data.get("kind", "step_failed"),
-                    reason=event.reason or "",
-                    since=event.at.astimezone(UTC),
-                    escalated=False,
-                )
-            )
-            await session.flush()
-        elif event.type == "ReviewEscalated":
-            await session.execute(
-                update(ReviewQueueEntry)
-                .where(ReviewQueueEntry.order_id == event.order_id)
-                .values(escalated=True)
-            )
-        elif event.type in REVIEW_CLOSED:
-            await session.execute(
-                delete(ReviewQueueEntry).where(ReviewQueueEntry.order_id == event.order_id)
-            )
+        )
+        await session.flush()
+    elif event.type == "ReviewEscalated":
+        await session.execute(
+            update(ReviewQueueEntry)
+            .where(ReviewQueueEntry.order_id == event.order_id)
+            .values(escalated=True)
+        )
+    elif event.type in REVIEW_CLOSED:
+        await session.execute(
+            delete(ReviewQueueEntry).where(ReviewQueueEntry.order_id == event.order_id)
+        )
+
+
+async def _order_list(session: AsyncSession, view: OrderView, seq: int) -> None:
+    row = {
+        "order_id": view.order_id,
+        "customer_id": view.customer_id,
+        "order_type": view.order_type,
+        "flow_version": view.flow.version,
+        "status": view.status.value,
+        "financial_status": view.financial_status.value,
+        "fulfillment_status": view.fulfillment_status.value,
+        "current_step": view.current_step,
+        "needs_review": view.review is not None,
+        "review_escalated": bool(view.review and view.review.escalated),
+        "line_count": len(view.lines),
+        "item_count": sum(line.active_quantity for line in view.lines),
+        "currency": view.totals.currency,
+        "total_minor": view.totals.total_minor,
+        "captured_minor": view.totals.captured_minor,
+        "refunded_minor": view.totals.refunded_minor,
+        "placed_at": utc(view.placed_at),
+        "updated_at": utc(view.updated_at),
+        "seq": seq,
+        "view": view.model_dump(mode="json"),
+    }
+    await _upsert_newer(session, OrderListEntry, ["order_id"], row)
+    for line in view.lines:
+        buckets = line.buckets.model_dump()
+        line_row = {"order_id": view.order_id, "line_id": line.line_id, "sku": line.sku}
+        line_row |= {"quantity": line.quantity, "seq": seq} | buckets
+        await _upsert_newer(session, OrderLineBuckets, ["order_id", "line_id"], line_row)
+
+
+async def _upsert_newer(session: AsyncSession, table: type, keys: list[str], row: dict) -> None:
+    """Insert the row, or overwrite it only when it comes from a later journal event."""
+    insert = (
+        Store.insert_for(session.bind.dialect.name, table)
+        .values(row)
+        .on_conflict_do_update(
+            index_elements=keys,
+            set_={name: value for name, value in row.items() if name not in keys},
+            where=table.seq < row["seq"],
+        )
+    )
+    await session.execute(insert)
 
 
 async def review_queue(session: AsyncSession) -> list[ReviewQueueEntry]:
     """Orders waiting for a decision, oldest first."""
     rows = await session.scalars(select(ReviewQueueEntry).order_by(ReviewQueueEntry.since))
     return list(rows)
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    orders: int
+    events: int
+    snapshots: int
+
+
+async def rebuild(store: Store) -> Rebuilt:
+    """Throw the read model away and fold the journal into it again, order by order."""
+    orders = events_seen = snapshots = 0
+    async with store.transaction() as session:
+        for table in PROJECTION_TABLES:
+            await session.execute(delete(table))
+        order_ids = await session.scalars(select(OrderEvent.order_id).distinct())
+        for order_id in list(order_ids):
+            orders += 1
+            rows = await session.scalars(
+                select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.seq)
+            )
+            batch: list[JournalEvent] = []
+            for row in rows:
+                events_seen += 1
+                batch.append(_event(row))
+                if row.snapshot is not None:
+                    # The same batches the worker wrote end where a snapshot was taken.
+                    snapshots += 1
+                    await project(session, batch, OrderView.model_validate(row.snapshot))
+                    batch = []
+            await project(session, batch)
+    return Rebuilt(orders=orders, events=events_seen, snapshots=snapshots)
+
+
+def _event(row: OrderEvent) -> JournalEvent:
+    return JournalEvent(
+        order_id=row.order_id,
+        seq=row.seq,
+        type=row.type,
+        at=utc(row.at),
+        actor=row.actor,
+        reason=row.reason,
+        data=row.data,
+    )

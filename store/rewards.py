@@ -9,7 +9,7 @@ from typing import Literal
 from sqlalchemy import func, select, update
 
 from domain.rewards import CustomerRewards, RewardEntry
-from store.db import Store
+from store.db import Store, utc
 from store.tables import RewardEntryRecord
 
 EntryKind = Literal["awarded", "clawed_back"]
@@ -119,11 +119,6 @@ def _entry(row: RewardEntryRecord) -> RewardEntry:
         kind=row.kind,  # type: ignore[arg-type]  # the column holds only these two
         points=row.points,
         status=row.status,  # type: ignore[arg-type]
-        created_at=_utc(row.created_at),
-        granted_at=_utc(row.granted_at) if row.granted_at else None,
+        created_at=utc(row.created_at),
+        granted_at=utc(row.granted_at) if row.granted_at else None,
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands timestamps back without their zone; every timestamp here is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

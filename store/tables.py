@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -94,6 +95,9 @@ class OrderEvent(Base):
     actor: Mapped[str] = mapped_column(String(120))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     data: Mapped[dict] = mapped_column(JSON)
+    # The order's view after this event, on the last event of each written batch: what
+    # the read model is rebuilt from.
+    snapshot: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class PaymentAuthorization(Base):
@@ -175,6 +179,60 @@ class ReviewQueueEntry(Base):
     reason: Mapped[str] = mapped_column(Text)
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     escalated: Mapped[bool] = mapped_column(default=False)
+
+
+class OrderListEntry(Base):
+    """Projection of the journal: one row per order, what the order list filters and shows.
+
+    `seq` is the last journal event applied; an older batch arriving late changes nothing.
+    """
+
+    __tablename__ = "order_list"
+    __table_args__ = (
+        Index("ix_order_list_placed", "placed_at", "order_id"),
+        Index("ix_order_list_customer_placed", "customer_id", "placed_at", "order_id"),
+        Index("ix_order_list_status_placed", "status", "placed_at", "order_id"),
+    )
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    order_type: Mapped[str] = mapped_column(String(40), index=True)
+    flow_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    financial_status: Mapped[str] = mapped_column(String(30))
+    fulfillment_status: Mapped[str] = mapped_column(String(30))
+    current_step: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    needs_review: Mapped[bool] = mapped_column(Boolean, index=True)
+    review_escalated: Mapped[bool] = mapped_column(Boolean)
+    line_count: Mapped[int] = mapped_column(Integer)
+    item_count: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    captured_minor: Mapped[int] = mapped_column(BigInteger)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger)
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seq: Mapped[int] = mapped_column(Integer)
+    view: Mapped[dict] = mapped_column(JSON)
+
+
+class OrderLineBuckets(Base):
+    """Projection of the journal: where each line's units are, one row per order line."""
+
+    __tablename__ = "order_line_buckets"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    pending: Mapped[int] = mapped_column(Integer)
+    reserved: Mapped[int] = mapped_column(Integer)
+    shipped: Mapped[int] = mapped_column(Integer)
+    delivered: Mapped[int] = mapped_column(Integer)
+    cancelled: Mapped[int] = mapped_column(Integer)
+    returned: Mapped[int] = mapped_column(Integer)
+    refunded: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
 
 
 class LicenseKey(Base):

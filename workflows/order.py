@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.journal import JournalActivities
     from activities.notifications import Notification, NotificationActivities
     from activities.payments import PaymentActivities, VoidRequest
-    from domain.events import SYSTEM, JournalEvent
+    from domain.events import SYSTEM, JournalBatch, JournalEvent
     from domain.flows import FlowStep
     from domain.interventions import ReviewDecision
     from domain.money import Money
@@ -499,7 +499,11 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
             if not self._unwritten:
                 return
             batch = list(self._unwritten)
+            # The view rides with the batch so the read model can be rebuilt from the journal;
+            # only the local activity's input changes, which replay does not compare.
             await workflow.execute_local_activity_method(
-                JournalActivities.append_events, batch, **activity_options.JOURNAL
+                JournalActivities.append_events,
+                JournalBatch(events=batch, view=self.order.view()),
+                **activity_options.JOURNAL,
             )
             del self._unwritten[: len(batch)]

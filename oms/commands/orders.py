@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from oms.client import ApiError, OmsClient
+from oms.client import OmsClient
 from oms.commands import render
 from oms.commands.watch import watch
 
@@ -23,27 +22,22 @@ def events(client: OmsClient, args: argparse.Namespace) -> int:
 
 
 def listing(client: OmsClient, args: argparse.Namespace) -> int:
-    try:
-        answer: Any = client.orders(
-            status=args.status,
-            customer_id=args.customer,
-            order_type=args.type,
-            limit=args.limit,
-            cursor=args.cursor,
-        )
-    except ApiError as error:
-        if error.status in (404, 405):
-            print("oms: this API has no order list yet (GET /orders)", file=sys.stderr)
-            return 1
-        raise
+    answer: Any = client.orders(
+        status=args.status,
+        customer_id=args.customer,
+        order_type=args.type,
+        needs_review=args.needs_review,
+        created_at_min=args.since,
+        created_at_max=args.until,
+        limit=args.limit,
+        cursor=args.cursor,
+    )
     if args.json:
         render.emit_json(answer)
         return 0
-    rows = answer.get("data", []) if isinstance(answer, dict) else answer
-    render.emit(render.orders(rows))
-    cursor = answer.get("next_cursor") if isinstance(answer, dict) else None
-    if cursor:
-        render.emit(f"\nmore: --cursor {cursor}")
+    render.emit(render.orders(answer["data"]))
+    if answer.get("next_cursor"):
+        render.emit(f"\nmore: --cursor {answer['next_cursor']}")
     return 0
 
 
@@ -78,9 +72,18 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     parser.add_argument("order_id", metavar="ID")
     parser.set_defaults(handler=events)
     parser = sub.add_parser("list", parents=[common], help="orders, filtered (GET /orders)")
-    parser.add_argument("--status", help="e.g. NEEDS_REVIEW")
+    parser.add_argument("--status", action="append", help="e.g. NEEDS_REVIEW (repeatable)")
     parser.add_argument("--customer", metavar="CUSTOMER_ID")
     parser.add_argument("--type", metavar="ORDER_TYPE")
+    parser.add_argument(
+        "--needs-review",
+        action=argparse.BooleanOptionalAction,
+        help="only orders waiting for a decision (--no-needs-review: only the others)",
+    )
+    parser.add_argument(
+        "--since", metavar="TIME", help="placed at or after, e.g. 2026-11-24T09:00Z"
+    )
+    parser.add_argument("--until", metavar="TIME", help="placed before")
     parser.add_argument("--limit", type=int, metavar="N")
     parser.add_argument("--cursor", help="the next page, as the previous one said")
     parser.set_defaults(handler=listing)

@@ -222,13 +222,27 @@ async def test_flows_list_and_show(stack: Stack, oms: Oms) -> None:
     assert unknown.code == 1 and "no order type teleport" in unknown.err
 
 
-async def test_order_list_uses_the_route_or_says_it_is_missing(stack: Stack, oms: Oms) -> None:
-    ran = await oms(stack.base_url, "orders", "list", "--status", "COMPLETED", "--limit", "5")
-    if ran.code == 1:
-        assert "this API has no order list yet" in ran.err
-    else:
-        assert ran.code == 0, ran.err
-        assert ran.out.split()[:2] == ["ORDER", "STATUS"]
+async def test_order_list_filters_and_pages(stack: Stack, oms: Oms) -> None:
+    async with stack.http() as http:
+        first = (await place(http))["order_id"]
+        second = (await place(http))["order_id"]
+        for order_id in (first, second):
+            await wait_for_status(http, order_id, "COMPLETED")
+    ran = await oms(stack.base_url, "orders", "list", "--status", "COMPLETED", "--limit", "1")
+    assert ran.code == 0, ran.err
+    lines = ran.out.splitlines()
+    assert lines[0].split() == ["ORDER", "STATUS", "TYPE", "CUSTOMER", "TOTAL", "PLACED"]
+    assert lines[1].split()[:3] == [second, "COMPLETED", "standard"]
+    cursor = lines[-1].removeprefix("more: --cursor ")
+    following = await oms(stack.base_url, "orders", "list", "--limit", "1", "--cursor", cursor)
+    assert following.out.splitlines()[1].split()[0] != second
+
+    raw = await oms(stack.base_url, "orders", "list", "--no-needs-review", "--limit", "3", "--json")
+    page = json.loads(raw.out)
+    assert page["count"] == 3 and not any(row["needs_review"] for row in page["data"])
+
+    refused = await oms(stack.base_url, "orders", "list", "--status", "SOON")
+    assert refused.code == 1 and "status" in refused.err
 
 
 async def test_a_bad_key_exits_1_with_the_401_message(stack: Stack, oms: Oms) -> None:
