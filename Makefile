@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 APT_GET := $(if $(filter 0,$(shell id -u 2>/dev/null)),,sudo -n )apt-get
 
-.PHONY: run test lint format clean history record replay browser
+.PHONY: run test lint format clean history record replay browser bench chaos
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -42,6 +42,16 @@ record: $(STAMP)
 
 replay: $(STAMP)
 	$(VENV)/bin/pytest -q tests/replay
+
+# The benchmark on an embedded stack of its own; figures in bench/results/latest.json.
+# make bench [BENCH_ARGS="--quick" | "--orders 500 --open-orders 2000 ..."]
+bench: $(STAMP)
+	$(VENV)/bin/oms bench $(BENCH_ARGS)
+
+# The fault drill alone (it runs in `make test` too): 200 orders while the worker is killed,
+# Temporal restarted, the store dropped and the gateway flaky; prints its summary.
+chaos: $(STAMP)
+	$(VENV)/bin/pytest -m chaos -s -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

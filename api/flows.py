@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Path, status
 
 from api.deps import CurrentPrincipal, StoreDep, require_role
-from api.models import FlowDiagram, FlowsPublic, FlowVersionPublic
+from api.models import MAX_FLOW_VERSION, FlowDiagram, FlowsPublic, FlowVersionPublic
 from domain.flows import STEP_SPECS, Condition, FlowDefinition, FlowDraft
 from oms.settings import Principal
 from store import flows
@@ -18,6 +18,7 @@ from store.flows import FlowInvalid, FlowVersion
 router = APIRouter(prefix="/flows", tags=["flows"])
 
 OperatorPrincipal = Annotated[Principal, Depends(require_role("operator"))]
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_FLOW_VERSION)]
 
 
 def public(version: FlowVersion) -> FlowVersionPublic:
@@ -58,14 +59,14 @@ async def found_version(store: Store, flow_type: str, version: int) -> FlowDefin
     "/{flow_type}/{version}", response_model=FlowDefinition, response_model_exclude_none=True
 )
 async def get_flow(
-    flow_type: str, version: int, _: CurrentPrincipal, store: StoreDep
+    flow_type: str, version: VersionNumber, _: CurrentPrincipal, store: StoreDep
 ) -> FlowDefinition:
     return await found_version(store, flow_type, version)
 
 
 @router.get("/{flow_type}/{version}/diagram", response_model=FlowDiagram)
 async def get_diagram(
-    flow_type: str, version: int, _: CurrentPrincipal, store: StoreDep
+    flow_type: str, version: VersionNumber, _: CurrentPrincipal, store: StoreDep
 ) -> FlowDiagram:
     return FlowDiagram(mermaid=mermaid(await found_version(store, flow_type, version)))
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from adapters.carrier import CarrierSimulator
 from api import (
     catalog,
+    errors,
     flows,
     health,
     interventions,
@@ -25,7 +26,9 @@ from api import (
     shipments,
     stats,
 )
+from api.codec import install as install_codec
 from api.metrics import ApiMetrics, MetricsMiddleware
+from api.request_guard import install as install_request_guard
 from oms.logs import configure_logging
 from oms.settings import Principal, Settings, get_settings
 from store.catalog import seed_catalog
@@ -89,6 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics,
     ):
         app.include_router(module.router)
+    errors.install(app)
+    install_codec(app, settings)  # /codec/decode, /codec/encode for the Web UI
+    install_request_guard(app, settings)  # body size and timeout, card numbers (422)
     app.state.metrics = ApiMetrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -11,6 +11,9 @@ from domain.events import JournalEvent
 from domain.flows import FlowDefinition
 from domain.orders import Address
 
+# Flow versions are 32-bit integers in the store: a larger one can name no flow (a 422).
+MAX_FLOW_VERSION = 2**31 - 1
+
 
 class Strict(BaseModel):
     # Unknown fields are refused, so a client-sent `price` is a 422 naming the field.
@@ -39,7 +42,10 @@ class OrderCreate(Strict):
     payment: PaymentCreate
     order_type: str = Field("standard", max_length=40)
     flow_version: int | None = Field(
-        None, ge=1, description="run this version of the order type's flow; default: the latest"
+        None,
+        ge=1,
+        le=MAX_FLOW_VERSION,
+        description="run this version of the order type's flow; default: the latest",
     )
 
 

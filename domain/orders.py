@@ -114,6 +114,9 @@ class PricedLine(BaseModel):
     release_date: date | None = None  # a preorder item ships from this day on
 
 
+EXCLUSIVE_BUCKETS = ("pending", "reserved", "shipped", "delivered", "cancelled", "returned")
+
+
 class LineBuckets(BaseModel):
     """Where each unit of a line is. The exclusive buckets always add up to the ordered quantity;
     `refunded` counts units whose money went back and overlaps `cancelled` and `returned`."""
@@ -153,7 +156,14 @@ class OrderLine(BaseModel):
         return self.quantity - self.buckets.cancelled
 
     def move(self, source: str, target: str, quantity: int) -> None:
-        """Move units between buckets; refuses to make any bucket negative."""
+        """Move units between exclusive buckets; refuses to make any bucket negative, and
+        refuses a name that is not an exclusive bucket (`refunded` overlaps them)."""
+        for name in (source, target):
+            if name not in EXCLUSIVE_BUCKETS:
+                raise ValueError(
+                    f"line {self.line_id}: cannot move units to or from {name!r}; "
+                    f"the buckets are {', '.join(EXCLUSIVE_BUCKETS)}"
+                )
         have = getattr(self.buckets, source)
         if quantity < 0 or quantity > have:
             raise ValueError(
@@ -403,10 +413,19 @@ class Order(BaseModel):
         return sum(self.line(item.line_id).unit_price_minor * item.quantity for item in lines)
 
     def reserve(self, allocations: list[Allocation]) -> None:
-        self.allocations = allocations
+        """Reserve every unit of the allocations, or (when one does not fit) none of them."""
+        wanted: dict[str, int] = {}
         for allocation in allocations:
             for item in allocation.lines:
-                self.line(item.line_id).move("pending", "reserved", item.quantity)
+                if item.quantity < 0:
+                    raise ValueError(f"line {item.line_id}: cannot reserve {item.quantity}")
+                wanted[item.line_id] = wanted.get(item.line_id, 0) + item.quantity
+        for line_id, quantity in wanted.items():
+            if quantity > (pending := self.line(line_id).buckets.pending):
+                raise ValueError(f"line {line_id}: cannot reserve {quantity} ({pending} waiting)")
+        for line_id, quantity in wanted.items():
+            self.line(line_id).move("pending", "reserved", quantity)
+        self.allocations = allocations
 
     def cancellable(self, line_id: str) -> int:
         """Units that have not left a warehouse: the only ones a cancel can take."""
@@ -426,6 +445,18 @@ class Order(BaseModel):
         move forward, so a repeated or late report changes nothing)."""
         shipment = self.shipment(shipment_id)
         if captured_minor > shipment.captured_minor:
+            # Money is captured when goods leave, at most what the shipment's lines are worth:
+            # a report claiming more (a forged or garbled signal) is refused, not believed.
+            worth = self.amount_for(shipment.lines)
+            if captured_minor > worth:
+                raise ValueError(
+                    f"shipment {shipment_id} carries {worth}; a capture of {captured_minor} "
+                    "cannot be"
+                )
+            if status not in SHIPMENT_PROGRESS or SHIPMENT_PROGRESS.index(
+                status
+            ) < SHIPMENT_PROGRESS.index(ShipmentStatus.DISPATCHED):
+                raise ValueError(f"shipment {shipment_id} is not dispatched; nothing is captured")
             self.payment.captured_minor += captured_minor - shipment.captured_minor
             shipment.captured_minor = captured_minor
         if status not in SHIPMENT_PROGRESS or shipment.status not in SHIPMENT_PROGRESS:

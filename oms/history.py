@@ -13,8 +13,8 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from oms.codec import data_converter, decode_history
 from oms.settings import Settings
 from workflows import search_attributes
 
@@ -28,7 +28,7 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.resolved_temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
     )
 
 
@@ -116,6 +116,8 @@ async def export_workflow(
     started, under the same name. Returns the files written, parent first."""
     name = name or await default_name(client, workflow_id)
     history = await client.get_workflow_handle(workflow_id).fetch_history()
+    # Encrypted payloads are written decoded, so the replay suite needs no key.
+    history = await decode_history(history, client.data_converter.payload_codec)
     paths = [write_history(history, directory, name)]
     if children:
         for child in child_workflow_ids(history):

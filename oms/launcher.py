@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from api.serve import uvicorn_cli_args
 from oms.settings import Settings
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
@@ -63,7 +64,25 @@ def dev_server_command(settings: Settings) -> list[str]:
     ]
     for key in SEARCH_ATTRIBUTES:
         command += ["--search-attribute", f"{key.name}={SA_TYPES[key.indexed_value_type.name]}"]
+    if settings.payload_key is not None:
+        # Payloads are encrypted: the Web UI asks the API's codec endpoint to decrypt them.
+        command += ["--ui-codec-endpoint", codec_endpoint(settings)]
     return command
+
+
+def codec_endpoint(settings: Settings) -> str:
+    return f"{settings.resolved_api_url}/codec"
+
+
+def codec_banner(settings: Settings, require_key: bool) -> str:
+    if settings.payload_key is None:
+        return ""
+    how = (
+        "operator key required: the Web UI cannot decrypt (OMS_CODEC_REQUIRE_KEY)"
+        if require_key
+        else "the Web UI decrypts payloads"
+    )
+    return f"\n  Codec      {codec_endpoint(settings)}   ({how})"
 
 
 async def ensure_search_attributes(address: str, namespace: str) -> list[str]:
@@ -155,6 +174,16 @@ def run(settings: Settings) -> int:
     if settings.worker_metrics_port is None and port_is_free(WORKER_METRICS_PORT):
         # The worker's SDK metrics (Prometheus) on the conventional port when it is free.
         env["OMS_WORKER_METRICS_PORT"] = str(WORKER_METRICS_PORT)
+    codec_require_key = settings.codec_require_key
+    if (
+        settings.payload_key is not None
+        and "OMS_CODEC_REQUIRE_KEY" not in os.environ
+        and settings.api_host in ("127.0.0.1", "localhost", "::1")
+    ):
+        # The Web UI cannot send an API key to the codec endpoint (see api/codec.py), so this
+        # local stack lets it decrypt without one; OMS_CODEC_REQUIRE_KEY=true requires it.
+        env["OMS_CODEC_REQUIRE_KEY"] = "false"
+        codec_require_key = False
     processes: list[tuple[str, subprocess.Popen]] = []
     interrupted = False
 
@@ -191,6 +220,7 @@ def run(settings: Settings) -> int:
                 str(settings.api_port),
                 "--log-level",
                 "warning",
+                *uvicorn_cli_args(settings),
             ],
             env=env,
             start_new_session=True,
@@ -201,7 +231,12 @@ def run(settings: Settings) -> int:
             [sys.executable, "-m", "workers.main"], env=env, start_new_session=True
         )
         processes.append(("worker", worker))
-        print_banner(settings, env["OMS_API_KEYS"], env.get("OMS_WORKER_METRICS_PORT"))
+        print_banner(
+            settings,
+            env["OMS_API_KEYS"],
+            env.get("OMS_WORKER_METRICS_PORT"),
+            codec=codec_banner(settings, codec_require_key),
+        )
         while not interrupted:
             for name, process in processes:
                 if process.poll() is not None:
@@ -214,7 +249,9 @@ def run(settings: Settings) -> int:
         stop(processes)
 
 
-def print_banner(settings: Settings, api_keys: str, worker_metrics_port: str | None = None) -> None:
+def print_banner(
+    settings: Settings, api_keys: str, worker_metrics_port: str | None = None, codec: str = ""
+) -> None:
     ui = (
         f"http://127.0.0.1:{settings.ui_port}"
         if settings.temporal_address is None
@@ -233,7 +270,7 @@ Temporal OMS is up.
   Temporal   {settings.resolved_temporal_address}
   Data       {settings.data_dir.resolve()}
   API keys   {api_keys}{"   (development keys; set OMS_API_KEYS)" if not settings.api_keys else ""}
-  Metrics    {settings.resolved_api_url}/metrics{worker_metrics}
+  Metrics    {settings.resolved_api_url}/metrics{worker_metrics}{codec}
 Ctrl-C stops everything.""",
         flush=True,
     )

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.returns import ConcessionTerms
@@ -28,25 +28,36 @@ class Principal:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore")
+    # Inputs are left out of validation errors: keys (OMS_API_KEYS, OMS_PAYLOAD_KEY) are secrets.
+    model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore", hide_input_in_errors=True)
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     api_url: str | None = None  # how others (the simulated carrier) reach the API
-    api_key: str | None = None  # the key `oms orders`, `oms hold`, ... send to the API
+    api_key: SecretStr | None = None  # the key `oms orders`, `oms hold`, ... send to the API
     temporal_port: int = Field(7233, ge=1, le=65535)
     ui_port: int = Field(8233, ge=1, le=65535)
     temporal_address: str | None = None
     temporal_namespace: str = "default"
     task_queue: str = "orders"
     data_dir: Path = Path(".data")
-    database_url: str | None = None
+    database_url: SecretStr | None = None  # may carry a password: see resolved_database_url
     carrier_delay_s: float = Field(5.0, ge=0)
     carrier: str = "simulated"  # "simulated" runs the sandbox carrier inside the API process
-    api_keys: str = ""
+    api_keys: SecretStr = SecretStr("")
+    # Request limits (api/request_guard.py) and uvicorn's, where the API is served (api/serve.py).
+    api_max_body_bytes: int = Field(64 * 1024, ge=1024)
+    api_body_timeout_s: float = Field(30.0, gt=0)
+    api_timeout_keep_alive_s: int = Field(5, ge=1)
+    api_limit_concurrency: int | None = Field(1000, gt=0)
+    codec_max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     fraud_review_score: int = Field(60, ge=0, le=100)
     fraud_block_score: int = Field(90, ge=0, le=100)
     flaky_failures: int = Field(2, ge=0, le=10)
+    # Fault drills (`make chaos`): the share of gateway calls that fail before reaching it,
+    # and of those whose reply is lost after the work was done.
+    gateway_fault_rate: float = Field(0.0, ge=0, le=1)
+    gateway_lost_reply_rate: float = Field(0.0, ge=0, le=1)
     review_sla_s: int = Field(48 * 3600, gt=0)
     pickup_window_s: int = Field(3 * 24 * 3600, gt=0)
     # After delivery: returns, rewards (see domain.returns.ConcessionTerms).
@@ -65,12 +76,42 @@ class Settings(BaseSettings):
     worker_metrics_host: str = "127.0.0.1"
     log_format: Literal["text", "json"] = "text"
     otel_tracing: bool = False
+    # Worker tuning; None keeps the Temporal SDK's default (see workers.main.worker_tuning).
+    worker_max_cached_workflows: int | None = Field(None, ge=0)
+    worker_max_concurrent_workflow_tasks: int | None = Field(None, gt=0)
+    worker_max_concurrent_activities: int | None = Field(None, gt=0)
+    worker_workflow_task_pollers: int | None = Field(None, gt=0)
+    worker_activity_task_pollers: int | None = Field(None, gt=0)
+    # Payload encryption (oms/codec.py): the current key (`base64` or `id:base64` of 32 bytes),
+    # older keys kept for decoding only, and the API's codec endpoint for the Web UI.
+    payload_key: SecretStr | None = None
+    payload_old_keys: SecretStr | None = None
+    codec_cors_origins: str | None = None  # default: the dev server's Web UI on ui_port
+    codec_require_key: bool = True
 
     @field_validator("api_keys")
     @classmethod
-    def _keys_parse(cls, value: str) -> str:
-        parse_api_keys(value)
+    def _keys_parse(cls, value: SecretStr) -> SecretStr:
+        parse_api_keys(value.get_secret_value())
         return value
+
+    @field_validator("payload_key", "payload_old_keys")
+    @classmethod
+    def _payload_keys_parse(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        from oms.codec import parse_key, parse_keys
+
+        if value is not None and value.get_secret_value().strip():
+            if info.field_name == "payload_key":
+                parse_key(value.get_secret_value())
+            else:
+                parse_keys(value.get_secret_value())
+        return value
+
+    @property
+    def resolved_codec_cors_origins(self) -> list[str]:
+        if self.codec_cors_origins is not None:
+            return [o.strip() for o in self.codec_cors_origins.split(",") if o.strip()]
+        return [f"http://127.0.0.1:{self.ui_port}", f"http://localhost:{self.ui_port}"]
 
     @property
     def concessions(self) -> ConcessionTerms:
@@ -88,7 +129,9 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'oms.db').resolve()}"
+        if self.database_url is not None and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'oms.db').resolve()}"
 
     @property
     def resolved_api_url(self) -> str:
@@ -96,13 +139,14 @@ class Settings(BaseSettings):
 
     @property
     def principals(self) -> dict[str, Principal]:
-        return parse_api_keys(self.api_keys)
+        return parse_api_keys(self.api_keys.get_secret_value())
 
 
 def parse_api_keys(value: str) -> dict[str, Principal]:
     """`key:role` or `key:customer:customer_id`, comma-separated (roles: `ROLES`)."""
     keys: dict[str, Principal] = {}
-    for raw in filter(None, (part.strip() for part in value.split(","))):
+    # Errors name an entry by its position, never by its key.
+    for number, raw in enumerate(filter(None, (part.strip() for part in value.split(","))), 1):
         parts = raw.split(":")
         if len(parts) == 2 and parts[1] in ROLES and parts[1] != "customer":
             keys[parts[0]] = Principal(parts[1])
@@ -110,11 +154,11 @@ def parse_api_keys(value: str) -> dict[str, Principal]:
             keys[parts[0]] = Principal("customer", parts[2])
         else:
             raise ValueError(
-                f"OMS_API_KEYS entry {parts[0]!r}: expected key:operator, key:carrier, "
+                f"OMS_API_KEYS entry {number}: expected key:operator, key:carrier, "
                 "key:warehouse or key:customer:<customer_id>"
             )
         if len(parts[0]) < 8:
-            raise ValueError(f"OMS_API_KEYS entry {parts[0]!r}: keys need at least 8 characters")
+            raise ValueError(f"OMS_API_KEYS entry {number}: keys need at least 8 characters")
     return keys
 
 

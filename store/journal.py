@@ -5,12 +5,13 @@ Appends are idempotent: a retried batch inserts nothing it already wrote.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.events import JournalEvent
 from domain.orders import OrderView
 from store.db import Store, utc
-from store.projections import project
+from store.projections import project, project_view
 from store.tables import OrderEvent
 
 
@@ -23,19 +24,36 @@ async def append(store: Store, events: list[JournalEvent], view: OrderView | Non
             seen = await session.scalar(
                 select(func.max(OrderEvent.seq)).where(OrderEvent.order_id == order_id)
             )
-            fresh = [e for e in events if e.order_id == order_id and e.seq > (seen or 0)]
+            mine = [e for e in events if e.order_id == order_id]
+            fresh = [e for e in mine if e.seq > (seen or 0)]
+            snapshot = view if view is not None and view.order_id == order_id else None
             if not fresh:
-                continue  # a retried batch: all of it is written already
+                # A retried batch: its events are written already. When the workflow task that
+                # made it was retried (its worker died after writing), the events were made
+                # again at a later time, so the view they carry is the one the order now holds.
+                if snapshot is not None:
+                    await _resnapshot(session, snapshot, mine[-1].seq)
+                continue
             rows = [
                 event.model_dump(mode="python") | {"at": utc(event.at), "snapshot": None}
                 for event in fresh
             ]
             # The snapshot belongs to one order's batch: a mixed call (tests) carries none.
-            snapshot = view if view is not None and view.order_id == order_id else None
             if snapshot is not None:
                 rows[-1]["snapshot"] = snapshot.model_dump(mode="json")
             await session.execute(store.insert(OrderEvent).values(rows).on_conflict_do_nothing())
             await project(session, fresh, snapshot)
+
+
+async def _resnapshot(session: AsyncSession, view: OrderView, seq: int) -> None:
+    written = await session.execute(
+        update(OrderEvent)
+        .where(OrderEvent.order_id == view.order_id, OrderEvent.seq == seq)
+        .where(OrderEvent.snapshot.is_not(None))
+        .values(snapshot=view.model_dump(mode="json"))
+    )
+    if written.rowcount:
+        await project_view(session, view, seq)
 
 
 async def read(store: Store, order_id: str, after_seq: int = 0) -> list[JournalEvent]:

@@ -30,7 +30,7 @@ async def project(
     for event in events:
         await _review_queue(session, event)
     if view is not None and events:
-        await _order_list(session, view, seq=events[-1].seq)
+        await project_view(session, view, seq=events[-1].seq)
 
 
 async def _review_queue(session: AsyncSession, event: JournalEvent) -> None:
@@ -61,7 +61,8 @@ async def _review_queue(session: AsyncSession, event: JournalEvent) -> None:
         )
 
 
-async def _order_list(session: AsyncSession, view: OrderView, seq: int) -> None:
+async def project_view(session: AsyncSession, view: OrderView, seq: int) -> None:
+    """The order list row and line buckets from the order's view as of journal event `seq`."""
     row = {
         "order_id": view.order_id,
         "customer_id": view.customer_id,
@@ -93,14 +94,15 @@ async def _order_list(session: AsyncSession, view: OrderView, seq: int) -> None:
 
 
 async def _upsert_newer(session: AsyncSession, table: type, keys: list[str], row: dict) -> None:
-    """Insert the row, or overwrite it only when it comes from a later journal event."""
+    """Insert the row, or overwrite it unless it comes from an earlier journal event. The same
+    event again overwrites: a retried workflow task's view is the one the order holds."""
     insert = (
         Store.insert_for(session.bind.dialect.name, table)
         .values(row)
         .on_conflict_do_update(
             index_elements=keys,
             set_={name: value for name, value in row.items() if name not in keys},
-            where=table.seq < row["seq"],
+            where=table.seq <= row["seq"],
         )
     )
     await session.execute(insert)

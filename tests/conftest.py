@@ -29,7 +29,7 @@ from oms.settings import Settings
 from store.catalog import seed_catalog
 from store.db import Store
 from store.migrate import upgrade
-from workers.main import build_worker
+from workers.main import build_worker, connect
 from workflows import search_attributes
 
 VENV_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
@@ -198,6 +198,9 @@ async def running_stack(
     )
     store = await new_store(database_url)
     client = temporal_env.client
+    if settings.payload_key is not None:
+        # Encrypted payloads (OMS_PAYLOAD_KEY): the worker's client carries the codec too.
+        client = await connect(settings)
     async with serve_api(settings) as base_url:
         gateway = make_gateway(store)
         stack = Stack(settings, client, store, gateway, base_url)

@@ -6,12 +6,12 @@ import asyncio
 import functools
 import logging
 import signal
+from typing import Any
 
 from temporalio.client import Client, Interceptor
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker, WorkerDeploymentConfig
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker, WorkerDeploymentConfig
 
 from activities.catalog import CatalogActivities
 from activities.inventory import InventoryActivities
@@ -22,8 +22,10 @@ from activities.payments import PaymentActivities
 from activities.rewards import RewardsActivities
 from activities.shipping import ShippingActivities
 from adapters.carrier import SimulatedCarrier
+from adapters.faulty_gateway import FaultyGateway
 from adapters.payments import PaymentGateway
 from adapters.sandbox_gateway import SandboxGateway
+from oms.codec import data_converter
 from oms.logs import configure_logging
 from oms.settings import Settings, get_settings
 from store.db import Store
@@ -35,10 +37,37 @@ from workflows.shipment import ShipmentWorkflow
 log = logging.getLogger("oms.worker")
 
 
+def worker_tuning(settings: Settings) -> dict[str, Any]:
+    """The `Worker` options the `OMS_WORKER_*` tuning settings set. An unset one is left out,
+    so the SDK's default applies (1000 cached workflows, 5 pollers of each kind, ...)."""
+    options: dict[str, Any] = {}
+    if settings.worker_max_cached_workflows is not None:
+        options["max_cached_workflows"] = settings.worker_max_cached_workflows
+    if settings.worker_max_concurrent_workflow_tasks is not None:
+        options["max_concurrent_workflow_tasks"] = settings.worker_max_concurrent_workflow_tasks
+    if settings.worker_max_concurrent_activities is not None:
+        options["max_concurrent_activities"] = settings.worker_max_concurrent_activities
+    if settings.worker_workflow_task_pollers is not None:
+        options["workflow_task_poller_behavior"] = PollerBehaviorSimpleMaximum(
+            maximum=settings.worker_workflow_task_pollers
+        )
+    if settings.worker_activity_task_pollers is not None:
+        options["activity_task_poller_behavior"] = PollerBehaviorSimpleMaximum(
+            maximum=settings.worker_activity_task_pollers
+        )
+    return options
+
+
 def build_worker(
     client: Client, store: Store, settings: Settings, gateway: PaymentGateway | None = None
 ) -> Worker:
     gateway = gateway or SandboxGateway(store, flaky_failures=settings.flaky_failures)
+    if settings.gateway_fault_rate or settings.gateway_lost_reply_rate:
+        gateway = FaultyGateway(
+            gateway,
+            fault_rate=settings.gateway_fault_rate,
+            lost_reply_rate=settings.gateway_lost_reply_rate,
+        )
     payments = PaymentActivities(gateway)
     inventory = InventoryActivities(store)
     shipping = ShippingActivities(SimulatedCarrier(store, settings.carrier_delay_s))
@@ -86,6 +115,7 @@ def build_worker(
             rewards.grant_points,
             catalog.price_items,
         ],
+        **worker_tuning(settings),
     )
 
 
@@ -118,7 +148,7 @@ async def connect(settings: Settings, *, worker: bool = False) -> Client:
     return await Client.connect(
         settings.resolved_temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),  # pydantic, plus encryption with a key
         interceptors=interceptors,
         runtime=runtime,
     )

@@ -62,15 +62,21 @@ class ShipmentTracking:
                 reason=f"unknown shipment {progress.shipment_id}",
             )
             return
+        tracking_before = shipment.tracking_number
         if progress.tracking_number:
             shipment.tracking_number = progress.tracking_number
-        self.apply_shipment(
-            shipment.model_copy(
-                update={"status": progress.status, "captured_minor": progress.captured_minor}
-            ),
-            note=progress.note,
-            capture_id=progress.capture_id,
-        )
+        try:
+            self.apply_shipment(
+                shipment.model_copy(
+                    update={"status": progress.status, "captured_minor": progress.captured_minor}
+                ),
+                note=progress.note,
+                capture_id=progress.capture_id,
+            )
+        except ValueError as error:
+            # Refused before anything moved (see Order.progress_shipment).
+            shipment.tracking_number = tracking_before
+            self.record("SignalRejected", signal="shipment_progressed", reason=str(error))
 
     @workflow.signal
     def shipment_changed(self, result: ShipmentChangeResult) -> None:

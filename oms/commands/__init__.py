@@ -26,7 +26,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings()  # read afresh: the URL and key may differ between calls
-    client = OmsClient(settings.resolved_api_url, settings.api_key)
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    client = OmsClient(settings.resolved_api_url, key)
     try:
         return args.handler(client, args)
     except ApiError as error:

@@ -96,6 +96,29 @@ async def test_a_retried_or_late_batch_changes_nothing(any_store: Store) -> None
     }
 
 
+async def test_a_retried_workflow_task_leaves_its_view_in_the_journal_and_the_list(
+    any_store: Store,
+) -> None:
+    # The worker wrote the batch and died before Temporal heard; the task ran again later,
+    # made the same events at a later time, and wrote the batch again.
+    order = await placed(any_store)
+    first_try = batch(order, 1, "OrderPlaced", "FraudChecked")
+    await journal.append(any_store, first_try, view=order.view())
+    order.updated_at = T0 + timedelta(seconds=10)
+    retried = [e.model_copy(update={"at": order.updated_at}) for e in first_try]
+    await journal.append(any_store, retried, view=order.view())
+
+    entry = await row(any_store, order.order_id)
+    assert entry is not None and entry.seq == 2
+    assert OrderView.model_validate(entry.view).updated_at == order.updated_at
+    # The journal keeps the events as first written, and the view the order now holds.
+    written = await journal.read(any_store, order.order_id)
+    assert [e.at for e in written] == [e.at for e in first_try]
+    live = await table_rows(any_store)
+    await rebuild(any_store)
+    assert await table_rows(any_store) == live
+
+
 async def test_projection_keeps_the_newest_view_whatever_order_batches_arrive_in(
     any_store: Store,
 ) -> None:
