@@ -70,6 +70,11 @@ def _window_error(run: OrderRun, what: str) -> str | None:
     closes = run.order.return_window_closes_at
     if closes is None:
         status = run.order.view().status.value
+        if status == "DELIVERED":
+            # Delivered, and the flow is finishing its last steps: the window opens after them.
+            return (
+                f"{what} open once the order is delivered; it is, and the window opens in a moment"
+            )
         return f"{what} open once the order is delivered; it is {status}"
     if workflow.now() >= closes:
         return f"the return window closed at {closes.isoformat()}; no more {what}"
