@@ -17,6 +17,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("run", help="Temporal dev server, API and worker, together")
     commands.add_parser("worker", help="run one worker")
     commands.add_parser("migrate", help="migrate the store and seed the catalog")
+    bench = commands.add_parser(
+        "bench",
+        help="benchmark an embedded stack of its own (see bench/)",
+        description="Runs the benchmark on its own Temporal dev server, API and workers on "
+        "free ports; prints the figures and writes them as JSON.",
+    )
+    from bench.options import add_arguments as add_bench_arguments
+
+    add_bench_arguments(bench)
     history = commands.add_parser("history", help="workflow histories for the replay suite")
     history_commands = history.add_subparsers(dest="history_command", required=True)
     export = history_commands.add_parser(
@@ -55,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(serve(settings))
         return 0
+    if args.command == "bench":
+        from bench.options import resolve
+        from bench.run import execute
+
+        return execute(resolve(args))
     if args.command == "migrate":
         from store.catalog import seed_catalog
         from store.db import Store

@@ -64,7 +64,7 @@ class InterventionHandlers:
         self._validate("cancel", body)
 
     @workflow.signal(name="cancel")
-    def cancel_signal(self, body: Any) -> None:
+    def cancel_signal(self, body: RawValue) -> None:
         self._signal("cancel", body)
 
     @workflow.update(name="hold")
@@ -76,7 +76,7 @@ class InterventionHandlers:
         self._validate("hold", body)
 
     @workflow.signal(name="hold")
-    def hold_signal(self, body: Any) -> None:
+    def hold_signal(self, body: RawValue) -> None:
         self._signal("hold", body)
 
     @workflow.update(name="release")
@@ -88,7 +88,7 @@ class InterventionHandlers:
         self._validate("release", body)
 
     @workflow.signal(name="release")
-    def release_signal(self, body: Any) -> None:
+    def release_signal(self, body: RawValue) -> None:
         self._signal("release", body)
 
     @workflow.update(name="backtrack")
@@ -100,7 +100,7 @@ class InterventionHandlers:
         self._validate("backtrack", body)
 
     @workflow.signal(name="backtrack")
-    def backtrack_signal(self, body: Any) -> None:
+    def backtrack_signal(self, body: RawValue) -> None:
         self._signal("backtrack", body)
 
     @workflow.update(name="skip")
@@ -112,7 +112,7 @@ class InterventionHandlers:
         self._validate("skip", body)
 
     @workflow.signal(name="skip")
-    def skip_signal(self, body: Any) -> None:
+    def skip_signal(self, body: RawValue) -> None:
         self._signal("skip", body)
 
     @workflow.update(name="review")
@@ -124,7 +124,7 @@ class InterventionHandlers:
         self._validate("review", body)
 
     @workflow.signal(name="review")
-    def review_signal(self, body: Any) -> None:
+    def review_signal(self, body: RawValue) -> None:
         self._signal("review", body)
 
     @workflow.update(name="correct_address")
@@ -136,7 +136,7 @@ class InterventionHandlers:
         self._validate("correct_address", body)
 
     @workflow.signal(name="correct_address")
-    def correct_address_signal(self, body: Any) -> None:
+    def correct_address_signal(self, body: RawValue) -> None:
         self._signal("correct_address", body)
 
     @workflow.update(name="pickup")
@@ -148,7 +148,7 @@ class InterventionHandlers:
         self._validate("pickup", body)
 
     @workflow.signal(name="pickup")
-    def pickup_signal(self, body: Any) -> None:
+    def pickup_signal(self, body: RawValue) -> None:
         self._signal("pickup", body)
 
     @workflow.update(name="request_return")
@@ -160,7 +160,7 @@ class InterventionHandlers:
         self._validate("request_return", body)
 
     @workflow.signal(name="request_return")
-    def request_return_signal(self, body: Any) -> None:
+    def request_return_signal(self, body: RawValue) -> None:
         self._signal("request_return", body)
 
     @workflow.update(name="appease")
@@ -172,7 +172,7 @@ class InterventionHandlers:
         self._validate("appease", body)
 
     @workflow.signal(name="appease")
-    def appease_signal(self, body: Any) -> None:
+    def appease_signal(self, body: RawValue) -> None:
         self._signal("appease", body)
 
     @workflow.signal(dynamic=True)
@@ -212,7 +212,20 @@ class InterventionHandlers:
             raise _refused(command.error)
         return command.result
 
-    def _signal(self, kind: str, body: Any) -> None:
+    def _signal(self, kind: str, raw: RawValue) -> None:
+        # Signals arrive raw and are decoded here, so that a body that is not JSON at all is
+        # journaled and ignored like any other bad body; the SDK would drop it unrecorded.
+        try:
+            body = workflow.payload_converter().from_payload(raw.payload)
+        except Exception as error:  # any decoding failure: the body is unreadable
+            self.record(
+                "InterventionRejected",
+                reason=f"the signal's body could not be read: {type(error).__name__}",
+                intervention=kind,
+                via="signal",
+                body=_printable(raw.payload.data[:2000].decode("utf-8", "replace")),
+            )
+            return
         request: InterventionRequest | None = None
         try:
             request = self._parse(kind, body)

@@ -14,10 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from oms.history import history_files, load_history
-from workflows.order import OrderWorkflow
-from workflows.returns import ReturnWorkflow
-from workflows.rewards import RewardsWorkflow
-from workflows.shipment import ShipmentWorkflow
+from workers.main import WORKFLOWS, workflow_runner
 
 HISTORIES_DIR = Path(__file__).resolve().parent.parent / "histories"
 HISTORIES = history_files(HISTORIES_DIR)
@@ -31,7 +28,8 @@ def test_histories_directory_exists() -> None:
 @pytest.fixture(scope="module")
 def replayer() -> Replayer:
     return Replayer(
-        workflows=[OrderWorkflow, ShipmentWorkflow, ReturnWorkflow, RewardsWorkflow],
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
         data_converter=pydantic_data_converter,
     )
 

@@ -1,0 +1,58 @@
+"""The benchmark harness end to end with tiny numbers: its own stack comes up, every phase
+runs, and the JSON carries every figure (the ratio being orders/s over floor workflows/s)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.report import FIGURES, TARGETS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.bench, pytest.mark.timeout(180)]
+
+# Tiny numbers: the point is that every phase runs and reports, not the figures themselves.
+SMOKE = (
+    *("--orders", "5", "--floor", "5", "--concurrency", "4"),
+    *("--open-orders", "20", "--clients", "4", "--queries", "5"),
+    *("--replay-seconds", "0"),
+)
+
+
+def test_bench_smoke_run_writes_every_figure(tmp_path: Path) -> None:
+    output = tmp_path / "bench.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", *SMOKE, "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert run.returncode == 0, f"stdout:\n{run.stdout}\nstderr:\n{run.stderr}"
+    assert "ratio orders/s ÷ floor workflows/s" in run.stdout
+    result = json.loads(output.read_text())
+
+    missing = [key for key in FIGURES if key not in result]
+    assert not missing, f"figures missing from the JSON: {missing}"
+    not_positive = {key: result[key] for key in FIGURES if not result[key] > 0}
+    assert not not_positive, f"figures that are not positive: {not_positive}"
+    assert math.isclose(
+        result["ratio"], result["orders_per_s"] / result["floor_workflows_per_s"], rel_tol=1e-9
+    )
+    assert result["floor_steps"] >= 1
+
+    assert set(result["targets"]) == {target.key for target in TARGETS}
+    for verdict in result["targets"].values():
+        assert verdict["pass"] in (True, False)
+    for key in ("cpu_count", "python", "temporalio", "platform"):
+        assert result["machine"][key]
+    assert result["options"]["orders"] == 5
+    assert result["options"]["open_orders"] == 20
+    assert result["options"]["clients"] == 4
+    assert result["stack"]["return_window_s"] == 1
