@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from api.deps import ShopPrincipal, StoreDep, invalid
 from domain.orders import FinancialStatus, FulfillmentStatus, OrderStatus
@@ -42,6 +42,11 @@ class OrderSummary(BaseModel):
     refunded_minor: int
     placed_at: datetime
     updated_at: datetime
+
+    @field_validator("placed_at", "updated_at")
+    @classmethod
+    def _in_utc(cls, moment: datetime) -> datetime:
+        return utc(moment)  # SQLite gives its timestamps back without their zone
 
 
 class OrderPage(BaseModel):

@@ -120,6 +120,9 @@ async def test_each_filter_selects_exactly_its_orders(list_stack: Stack, placed:
 
         # A row says what an operator needs without opening the order.
         rows = {row["order_id"]: row for row in await listed(http)}
+        # Times come back in UTC with their zone, as the order view gives them.
+        assert all(row["placed_at"].endswith("Z") for row in rows.values())
+        assert rows[order_ids[0]]["placed_at"] == views[0]["placed_at"]
         done = rows[order_ids[3]]
         assert done["status"] == "COMPLETED"
         assert (done["financial_status"], done["fulfillment_status"]) == ("PAID", "FULFILLED")
