@@ -6,6 +6,7 @@ to `uvicorn` on its command line (`uvicorn_cli_args`).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from oms.settings import Settings, get_settings
@@ -27,6 +28,24 @@ def uvicorn_cli_args(settings: Settings) -> list[str]:
     if settings.api_limit_concurrency is not None:
         args += ["--limit-concurrency", str(settings.api_limit_concurrency)]
     return args
+
+
+def api_command(settings: Settings) -> list[str]:
+    """The API as a process of its own, as `oms run`, the benchmark and the fault drill start it."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "api.main:create_app",
+        "--host",
+        settings.api_host,
+        "--port",
+        str(settings.api_port),
+        "--log-level",
+        "warning",
+        *uvicorn_cli_args(settings),
+    ]
 
 
 def main() -> None:

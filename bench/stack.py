@@ -164,26 +164,9 @@ class BenchStack:
         self.client = await connect(settings)
 
     async def start_api(self) -> None:
-        from api.serve import uvicorn_cli_args  # the launcher's uvicorn options
+        from api.serve import api_command  # as the launcher starts it
 
-        api = self._spawn(
-            "api",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "api.main:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.api_port),
-                "--log-level",
-                "warning",
-                *uvicorn_cli_args(self.settings()),
-            ],
-            self.env,
-        )
+        api = self._spawn("api", api_command(self.settings()), self.env)
         try:
             await asyncio.to_thread(launcher.wait_for_health, self.api_url, api, 90)
         except SystemExit as error:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from api.serve import uvicorn_cli_args
+from api.serve import api_command
 from oms.settings import Settings
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
@@ -208,20 +208,7 @@ def run(settings: Settings) -> int:
             if added:
                 print(f"registered search attributes: {', '.join(added)}", flush=True)
         api = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "api.main:create_app",
-                "--host",
-                settings.api_host,
-                "--port",
-                str(settings.api_port),
-                "--log-level",
-                "warning",
-                *uvicorn_cli_args(settings),
-            ],
+            api_command(settings),
             env=env,
             start_new_session=True,
         )

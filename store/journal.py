@@ -63,15 +63,4 @@ async def read(store: Store, order_id: str, after_seq: int = 0) -> list[JournalE
             .where(OrderEvent.order_id == order_id, OrderEvent.seq > after_seq)
             .order_by(OrderEvent.seq)
         )
-        return [
-            JournalEvent(
-                order_id=row.order_id,
-                seq=row.seq,
-                type=row.type,
-                at=utc(row.at),
-                actor=row.actor,
-                reason=row.reason,
-                data=row.data,
-            )
-            for row in rows
-        ]
+        return [row.as_event() for row in rows]

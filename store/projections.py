@@ -136,7 +136,7 @@ async def rebuild(store: Store) -> Rebuilt:
             batch: list[JournalEvent] = []
             for row in rows:
                 events_seen += 1
-                batch.append(_event(row))
+                batch.append(row.as_event())
                 if row.snapshot is not None:
                     # The same batches the worker wrote end where a snapshot was taken.
                     snapshots += 1
@@ -144,15 +144,3 @@ async def rebuild(store: Store) -> Rebuilt:
                     batch = []
             await project(session, batch)
     return Rebuilt(orders=orders, events=events_seen, snapshots=snapshots)
-
-
-def _event(row: OrderEvent) -> JournalEvent:
-    return JournalEvent(
-        order_id=row.order_id,
-        seq=row.seq,
-        type=row.type,
-        at=utc(row.at),
-        actor=row.actor,
-        reason=row.reason,
-        data=row.data,
-    )

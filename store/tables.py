@@ -20,6 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from domain.events import JournalEvent
+from store.db import utc
+
 
 class Base(DeclarativeBase):
     pass
@@ -98,6 +101,17 @@ class OrderEvent(Base):
     # The order's view after this event, on the last event of each written batch: what
     # the read model is rebuilt from.
     snapshot: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+
+    def as_event(self) -> JournalEvent:
+        return JournalEvent(
+            order_id=self.order_id,
+            seq=self.seq,
+            type=self.type,
+            at=utc(self.at),
+            actor=self.actor,
+            reason=self.reason,
+            data=self.data,
+        )
 
 
 class PaymentAuthorization(Base):

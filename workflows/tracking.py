@@ -22,6 +22,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.steps import error_message
 
+# Orders that started before this waited for a shipment's answer to a change even when the
+# shipment had ended without reading it (they hung); they replay as they ran.
+CHANGE_MAY_OUTRUN_SHIPMENT = "shipment-change-answered-by-its-end"
+
 SHIPMENT_EVENTS = {
     ShipmentStatus.BOOKED: "ShipmentBooked",
     ShipmentStatus.DISPATCHED: "ShipmentDispatched",
@@ -175,7 +179,25 @@ class ShipmentTracking:
         await handle.signal(
             ShipmentWorkflow.change, ShipmentChange(request_id=request_id, remove=remove)
         )
-        await workflow.wait_condition(lambda: request_id in self._change_results)
+        answered = lambda: request_id in self._change_results  # noqa: E731
+        if workflow.patched(CHANGE_MAY_OUTRUN_SHIPMENT):
+            # The carrier's last event and the change can cross: a shipment that was delivered
+            # first ends without reading the change, so its end is the answer.
+            watch = self._watches.get(shipment.shipment_id)
+            await workflow.wait_condition(
+                lambda: answered() or (watch is not None and watch.task.done())
+            )
+            if not answered():
+                return ShipmentChangeResult(
+                    request_id=request_id,
+                    shipment_id=shipment.shipment_id,
+                    accepted=False,
+                    reason=f"shipment {shipment.shipment_id} ended "
+                    f"({shipment.status.value}) before it could give up units; use returns",
+                    status=shipment.status,
+                )
+        else:
+            await workflow.wait_condition(answered)
         return self._change_results.pop(request_id)
 
     def apply_shipment(

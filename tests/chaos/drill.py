@@ -34,6 +34,7 @@ import httpx
 import psycopg
 from sqlalchemy import func, select
 
+from api.serve import api_command
 from oms.launcher import dev_server_command, wait_for_port
 from oms.settings import Settings
 from store.db import Store
@@ -70,7 +71,7 @@ class DrillOptions:
     store_outage_s: float = 3.0
     gateway_fault_rate: float = 0.1
     gateway_lost_reply_rate: float = 0.05
-    settle_timeout_s: float = 600.0
+    settle_timeout_s: float = 300.0
     seed: int = 7
     pg_admin_url: str = os.environ.get(
         "OMS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -163,20 +164,7 @@ class Processes:
         self.server.wait(30)
 
     def start_api(self) -> None:
-        self.api = self._spawn(
-            "api",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "api.main:create_app",
-                "--port",
-                str(self.settings.api_port),
-                "--log-level",
-                "warning",
-            ],
-        )
+        self.api = self._spawn("api", api_command(self.settings))
 
     def start_worker(self) -> None:
         self.worker_starts += 1
@@ -350,8 +338,14 @@ class Drill:
 
     async def _intervene_on(self, n: int, kind: str, order_id: str) -> None:
         if kind == "prepaid" and n % 40 == 12:
-            # Paid in full at placement: cancelling refunds it.
-            await asyncio.sleep(1)
+            # Paid in full before it ships: cancelled once paid, the money goes back.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                answer = await self._send("GET", f"/orders/{order_id}")
+                view = answer.json() if answer is not None else {}
+                if view.get("financial_status") == "PAID" or view.get("status") in TERMINAL:
+                    break
+                await asyncio.sleep(0.1)
             await self._intervention(order_id, "cancel", {"reason": "CUSTOMER", "note": "drill"})
             return
         if not kind.startswith("standard") or kind in ("standard-declined", "standard-review"):

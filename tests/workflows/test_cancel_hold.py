@@ -218,3 +218,28 @@ async def test_address_is_corrected_while_held_for_it(stack: Stack) -> None:
         await intervene(http, order_id, "release", {"reason": "INCORRECT_ADDRESS"})
         done = await wait_for_status(http, order_id, "COMPLETED")
     assert done["shipping_address"]["city"] == "Shelbyville"
+
+
+async def test_a_cancel_that_crosses_the_carriers_delivery_is_answered_not_left_waiting(
+    slow_stack: Stack,
+) -> None:
+    # The carrier's "delivered" reaches the shipment just before the order's request to give
+    # up its units: the shipment ends delivered without reading the request, and the order
+    # takes that end as the answer instead of waiting for one forever.
+    async with slow_stack.http() as http:
+        order_id = (await place(http, order_body()))["order_id"]
+        booked = await wait_until(http, order_id, shipments_booked)
+        shipment_id = booked["shipments"][0]["shipment_id"]
+        shipment = slow_stack.client.get_workflow_handle(f"shipment-{shipment_id}")
+        await shipment.signal("carrier_event", {"status": "delivered", "event_id": "crossing"})
+        answer = await http.post(f"/orders/{order_id}/cancel", json={"reason": "CUSTOMER"})
+        assert answer.status_code in (200, 409), answer.text
+        done = await wait_for_status(http, order_id, "COMPLETED", "CANCELLED", timeout=60)
+    assert done["status"] == "COMPLETED"
+    assert done["lines"][0]["buckets"]["delivered"] == done["lines"][0]["quantity"]
+    captured = sum(
+        op.amount_minor
+        for op in await slow_stack.gateway.ledger(order_id)
+        if op.kind == "capture" and op.outcome == "succeeded"
+    )
+    assert captured == done["totals"]["captured_minor"] == done["totals"]["total_minor"]
