@@ -40,6 +40,7 @@ class Options:
     profile_seconds: float
     profile_mode: str
     keep_data: bool
+    database_url: str | None = None
 
     def as_json(self) -> dict:
         values = asdict(self)
@@ -154,6 +155,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep the temporary data directory and the process logs, and print where",
     )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="the OMS store to use (e.g. postgresql://postgres@127.0.0.1:5432/bench, an empty "
+        "database); default: a SQLite file in the temporary data directory, as `make run` uses",
+    )
 
 
 def resolve(args: argparse.Namespace) -> Options:
@@ -181,6 +188,7 @@ def resolve(args: argparse.Namespace) -> Options:
         profile_seconds=args.profile_seconds,
         profile_mode=args.profile_mode,
         keep_data=args.keep_data,
+        database_url=args.database_url,
     )
 
 

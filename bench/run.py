@@ -571,7 +571,7 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
     )
     figures: dict[str, Any] = {}
     figures |= await replay_phase(options, progress)
-    stack = BenchStack(keep_data=options.keep_data)
+    stack = BenchStack(keep_data=options.keep_data, database_url=options.database_url)
     try:
         # The API and the worker of the orders run: carrier events at once, and a one-second
         # return window so delivered orders reach COMPLETED rather than staying DELIVERED.

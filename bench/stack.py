@@ -13,13 +13,13 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -27,6 +27,7 @@ from temporalio.client import Client
 
 from oms import launcher
 from oms.settings import Settings
+from store.db import sync_url
 
 OPERATOR_KEY = "bench-operator-key"
 # Settings the benchmark decides for itself; anything else OMS_* (the worker tuning, the
@@ -72,7 +73,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 class BenchStack:
-    def __init__(self, keep_data: bool = False) -> None:
+    def __init__(self, keep_data: bool = False, database_url: str | None = None) -> None:
         self.keep_data = keep_data
         self.root = Path(tempfile.mkdtemp(prefix="oms-bench-"))
         self.logs = self.root / "logs"
@@ -89,6 +90,7 @@ class BenchStack:
             OMS_API_KEYS=f"{OPERATOR_KEY}:operator",
             OMS_TASK_QUEUE="orders",
             PYTHONUNBUFFERED="1",
+            OMS_DATABASE_URL=database_url or f"sqlite:///{self.root / 'oms.db'}",
         )
         self.processes: dict[str, subprocess.Popen] = {}
         self.client: Client | None = None
@@ -110,10 +112,6 @@ class BenchStack:
     @property
     def temporal_address(self) -> str:
         return f"127.0.0.1:{self.temporal_port}"
-
-    @property
-    def database(self) -> Path:
-        return self.root / "oms.db"
 
     # -- processes ---------------------------------------------------------------------------
 
@@ -249,12 +247,13 @@ class BenchStack:
 
     def booked_shipments(self) -> int:
         """Shipments with the simulated carrier, not yet dispatched: the order behind each
-        waits for a carrier event. Read-only, straight from the SQLite file."""
-        db = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10)
+        waits for a carrier event. Read straight from the store."""
+        engine = create_engine(sync_url(self.env["OMS_DATABASE_URL"]))
         try:
-            (count,) = db.execute(
-                "SELECT count(*) FROM carrier_shipments WHERE status = 'booked'"
-            ).fetchone()
+            with engine.connect() as connection:
+                count = connection.execute(
+                    text("SELECT count(*) FROM carrier_shipments WHERE status = 'booked'")
+                ).scalar_one()
         finally:
-            db.close()
+            engine.dispose()
         return int(count)
