@@ -41,13 +41,12 @@ from store.db import Store
 from store.projections import rebuild
 from store.tables import (
     OrderEvent,
-    OrderLineBuckets,
-    OrderListEntry,
     PaymentAuthorization,
     Reservation,
-    ReviewQueueEntry,
     StockLevel,
 )
+from tests.conftest import free_port
+from tests.store.test_projections import table_rows
 
 OPERATOR_KEY = "drill-operator-key"
 TERMINAL = {"COMPLETED", "CANCELLED", "FAILED"}
@@ -126,14 +125,6 @@ class Outcome:
 def _counts(counter: Counter) -> str:
     ordered = sorted(counter.items(), key=lambda item: str(item[0]))
     return ", ".join(f"{key} {count}" for key, count in ordered) or "none"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Processes:
@@ -639,31 +630,9 @@ class Drill:
                 )
 
     async def _check_read_model(self, store: Store) -> None:
-        before = await _read_model(store)
+        before = await table_rows(store)
         await rebuild(store)
-        after = await _read_model(store)
+        after = await table_rows(store)
         if before != after:
             differing = [name for name in before if before[name] != after[name]]
             self.outcome.problems.append(f"the read model differs from a rebuild: {differing}")
-
-
-async def _read_model(store: Store) -> dict[str, list[tuple]]:
-    tables = {
-        "order_list": (OrderListEntry, (OrderListEntry.order_id,)),
-        "order_line_buckets": (
-            OrderLineBuckets,
-            (OrderLineBuckets.order_id, OrderLineBuckets.line_id),
-        ),
-        "review_queue": (ReviewQueueEntry, (ReviewQueueEntry.order_id,)),
-    }
-    found = {}
-    async with store.read() as session:
-        for name, (table, key) in tables.items():
-            rows = await session.scalars(select(table).order_by(*key))
-            columns = [c.name for c in table.__table__.columns]
-            found[name] = [tuple(getattr(r, c) for c in columns) for r in rows]
-    return found
-
-
-def run(options: DrillOptions, data_dir: Path) -> Outcome:
-    return asyncio.run(Drill(options, data_dir).run())
