@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 log = logging.getLogger("oms.api")
@@ -55,6 +56,16 @@ def install(app: FastAPI) -> None:
             status_code=status.HTTP_502_BAD_GATEWAY,
         )
 
+    async def query_failed(request: Request, error: Exception) -> JSONResponse:
+        # The worker could not answer: the query handler raised, or the order's history
+        # did not replay. The order itself is untouched; the worker's log says why.
+        log.error("the workflow could not answer %s %s: %s", request.method, request.url, error)
+        return JSONResponse(
+            {"detail": f"the order's workflow could not answer the query: {error}"},
+            status_code=status.HTTP_502_BAD_GATEWAY,
+        )
+
+    app.add_exception_handler(WorkflowQueryFailedError, query_failed)
     for error_type in (OperationalError, InterfaceError, PoolTimeout):
         app.add_exception_handler(error_type, store_down)
     app.add_exception_handler(RPCError, temporal_error)

@@ -13,7 +13,10 @@ Phases, in order (each figure's key in the JSON in brackets):
 4. open orders — the order worker restarted with a carrier delay of an hour, so each order
    stays waiting for its shipment's dispatch; M orders POSTed by K concurrent clients
    [post_p50_ms, post_p99_ms], the worker's RSS before and after
-   [worker_kb_per_open_order], then Q queries of one of them [query_p50_ms].
+   [worker_kb_per_open_order], then Q queries of one of them [query_p50_ms], then orders
+   POSTed at a steady rate, half the orders run's throughput, for 10 s [post_paced_*]: the
+   closed loop's latency is its queue (32 clients ÷ what the stack takes per second), the
+   steady rate's is what a shopper waits at a load the stack sustains.
 
 Both throughputs run from the first submission to the last close time the server records,
 so how often completion is checked does not change them. Completion is checked with a
@@ -52,6 +55,7 @@ ORDER_CARRIER_DELAY_S = 0.0
 OPEN_CARRIER_DELAY_S = 3600.0
 RETURN_WINDOW_S = 1
 FLOOR_QUEUE = "bench-floor"
+PACED_SECONDS = 10.0
 WARMUP = 5
 SKUS = ("TSHIRT-BLK-M", "TSHIRT-WHT-M")  # 10,000 units each across EWR and LAX
 # One unit per order: past the seeded stock orders would wait in review for an operator.
@@ -216,6 +220,33 @@ async def place_many(
     finally:
         await asyncio.gather(*(http.aclose() for http in https))
     return results
+
+
+async def place_paced(
+    stack: BenchStack, customer: str, rate: float, seconds: float, clients: int
+) -> list[tuple[float, str]]:
+    """Orders POSTed at a steady `rate` for `seconds` over `clients` connections, each as it
+    falls due (an open loop, as shoppers arrive), rather than each client's next order as
+    soon as its last was answered, which measures the queue a closed loop builds."""
+    count = max(1, round(rate * seconds))
+    https = [api_client(stack, 1) for _ in range(min(clients, count))]
+    free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+    for http in https:
+        free.put_nowait(http)
+    started = time.perf_counter()
+
+    async def one(index: int) -> tuple[float, str]:
+        await asyncio.sleep(max(0.0, started + index / rate - time.perf_counter()))
+        http = await free.get()
+        try:
+            return await place(http, order_body(customer, index))
+        finally:
+            free.put_nowait(http)
+
+    try:
+        return list(await asyncio.gather(*(one(i) for i in range(count))))
+    finally:
+        await asyncio.gather(*(http.aclose() for http in https))
 
 
 # -- phases ----------------------------------------------------------------------------------
@@ -449,7 +480,7 @@ async def wait_for_booked(
 
 
 async def open_orders_phase(
-    stack: BenchStack, options: Options, progress: Progress
+    stack: BenchStack, options: Options, progress: Progress, paced_rate: float
 ) -> dict[str, Any]:
     from workflows.order import OrderWorkflow, order_workflow_id
 
@@ -500,6 +531,10 @@ async def open_orders_phase(
             through_api.append((time.perf_counter() - begun) * 1000)
             if response.status_code != 200:
                 raise BenchError(f"GET /orders/{order_id} answered {response.status_code}")
+    # Submission latency at a load the stack sustains: half the orders run's throughput.
+    progress.update(f"POSTing at a steady {paced_rate:.1f} orders/s")
+    paced = await place_paced(stack, "cus_bench_paced", paced_rate, PACED_SECONDS, options.clients)
+    paced_ms = [took * 1000 for took, _ in paced]
     per_order = (after - before) / options.open_orders
     p99 = percentile(latencies_ms, 99)
     progress.done(f"{per_order:.1f} KB per open order, POST p99 {p99:.1f} ms")
@@ -507,6 +542,10 @@ async def open_orders_phase(
         "post_p50_ms": percentile(latencies_ms, 50),
         "post_p99_ms": percentile(latencies_ms, 99),
         "post_requests": len(latencies_ms),
+        "post_paced_rate_per_s": paced_rate,
+        "post_paced_p50_ms": percentile(paced_ms, 50),
+        "post_paced_p99_ms": percentile(paced_ms, 99),
+        "post_paced_requests": len(paced_ms),
         "post_503_retries": RETRIES["503"] - retried,
         "cpu_cores_open_orders_submission": cpu,
         "worker_rss_before_kb": before,
@@ -591,7 +630,9 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
         figures |= await floor_phase(stack, options, steps, progress)
         figures |= await orders_phase(stack, options, progress)
         figures["ratio"] = figures["orders_per_s"] / figures["floor_workflows_per_s"]
-        figures |= await open_orders_phase(stack, options, progress)
+        figures |= await open_orders_phase(
+            stack, options, progress, paced_rate=figures["orders_per_s"] / 2
+        )
         figures["worker_max_cached_workflows"] = worker["max_cached_workflows"]
     finally:
         if options.keep_data:

@@ -522,6 +522,7 @@ class CarriedOrder(BaseModel):
     epochs: dict[str, int]
     completed: list[str]
     rewards_started: bool = False
+    rewards_in_order: bool = False  # False: a `RewardsWorkflow` child keeps the points
 
 
 OrderInput.model_rebuild()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -85,6 +86,21 @@ def codec_banner(settings: Settings, require_key: bool) -> str:
     return f"\n  Codec      {codec_endpoint(settings)}   ({how})"
 
 
+async def connect_when_healthy(address: str, namespace: str, timeout: float = 30) -> Any:
+    """Connect once the server answers: its port opens a moment before its frontend is
+    healthy ("Frontend is not healthy yet")."""
+    from temporalio.client import Client
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await Client.connect(address, namespace=namespace)
+        except RuntimeError as error:
+            if "not healthy" not in str(error) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
 async def ensure_search_attributes(address: str, namespace: str) -> list[str]:
     """Register the search attributes a data directory from an older release lacks:
     `start-dev --search-attribute` only registers them in a fresh database."""
@@ -93,9 +109,8 @@ async def ensure_search_attributes(address: str, namespace: str) -> list[str]:
         AddSearchAttributesRequest,
         ListSearchAttributesRequest,
     )
-    from temporalio.client import Client
 
-    client = await Client.connect(address, namespace=namespace)
+    client = await connect_when_healthy(address, namespace)
     have = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace=namespace)
     )

@@ -23,6 +23,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from adapters.carrier import Carrier, SimulatedCarrier
 from adapters.sandbox_gateway import SandboxGateway
 from api.main import create_app
 from oms.settings import Settings
@@ -191,6 +192,7 @@ async def running_stack(
     *,
     worker: bool = True,
     make_gateway: Callable[[Store], SandboxGateway] = SandboxGateway,
+    make_carrier: Callable[[Store, float], Carrier] = SimulatedCarrier,
     **overrides,
 ) -> AsyncIterator[Stack]:
     settings = stack_settings(
@@ -205,7 +207,8 @@ async def running_stack(
         gateway = make_gateway(store)
         stack = Stack(settings, client, store, gateway, base_url)
         if worker:
-            async with build_worker(client, store, settings, gateway):
+            carrier = make_carrier(store, settings.carrier_delay_s)
+            async with build_worker(client, store, settings, gateway, carrier):
                 yield stack
         else:
             yield stack

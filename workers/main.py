@@ -22,7 +22,7 @@ from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from activities.rewards import RewardsActivities
 from activities.shipping import ShippingActivities
-from adapters.carrier import SimulatedCarrier
+from adapters.carrier import Carrier, SimulatedCarrier
 from adapters.faulty_gateway import FaultyGateway
 from adapters.payments import PaymentGateway
 from adapters.sandbox_gateway import SandboxGateway
@@ -77,7 +77,11 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def build_worker(
-    client: Client, store: Store, settings: Settings, gateway: PaymentGateway | None = None
+    client: Client,
+    store: Store,
+    settings: Settings,
+    gateway: PaymentGateway | None = None,
+    carrier: Carrier | None = None,
 ) -> Worker:
     gateway = gateway or SandboxGateway(store, flaky_failures=settings.flaky_failures)
     if settings.gateway_fault_rate or settings.gateway_lost_reply_rate:
@@ -88,7 +92,7 @@ def build_worker(
         )
     payments = PaymentActivities(gateway)
     inventory = InventoryActivities(store)
-    shipping = ShippingActivities(SimulatedCarrier(store, settings.carrier_delay_s))
+    shipping = ShippingActivities(carrier or SimulatedCarrier(store, settings.carrier_delay_s))
     journal = JournalActivities(store)
     licenses = LicenseActivities(store)
     notifications = NotificationActivities(store)

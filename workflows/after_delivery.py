@@ -4,7 +4,8 @@ Once its flow has run, an order stays open until its return window closes (a dur
 30 days by default), then completes. Meanwhile it takes returns and appeasements as
 interventions (`workflows.concessions`), follows each return (a `ReturnWorkflow` child)
 through its progress signals, ships exchange replacements (`workflows.exchanges`), and keeps
-its `RewardsWorkflow` informed. A month of that can make a long history, so the order
+the customer's loyalty points (in its own workflow, or in the `RewardsWorkflow` child of an
+order that started before that). A month of that can make a long history, so the order
 continues as new, carrying its state, at a quiet moment once Temporal suggests it.
 """
 
@@ -12,25 +13,28 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.rewards import GrantRequest, RewardsActivities
     from domain.interventions import AppeasementRequest, ReturnRequest
     from domain.orders import CarriedOrder, Order
     from domain.returns import RETURN_ENDS, ConcessionTerms
-    from workflows import concessions, exchanges
+    from workflows import activity_options, concessions, exchanges
     from workflows.returns import ReturnProgress
     from workflows.rewards import (
         RewardLine,
         RewardsInput,
         RewardsProgress,
         RewardsWorkflow,
+        points_entry,
         reward_line,
         rewards_workflow_id,
     )
+
 
 if TYPE_CHECKING:
     from workflows.order import OrderWorkflow
@@ -47,6 +51,7 @@ class AfterDelivery:
         _return_tasks: dict[str, asyncio.Task[None]]
         _rewards_started: bool
         _rewards_granted: bool
+        _rewards_in_order: bool
 
     @property
     def _order_run(self) -> OrderWorkflow:
@@ -126,7 +131,17 @@ class AfterDelivery:
                 timeout=left,
             )
         run.record("ReturnWindowClosed", returns=len(order.returns))
-        if self._rewards_started:
+        if self._rewards_started and self._rewards_in_order:
+            granted = await run.call(
+                RewardsActivities.grant_points,
+                GrantRequest(order_id=order.order_id, customer_id=order.customer_id),
+                summary="grant the pending points",
+                local=True,
+                **activity_options.REWARDS,
+            )
+            self._rewards_granted = True
+            run.record("PointsGranted", points=granted)
+        elif self._rewards_started:
             await workflow.get_external_workflow_handle(rewards_workflow_id(order.order_id)).signal(
                 RewardsWorkflow.grant
             )
@@ -157,15 +172,27 @@ class AfterDelivery:
             epochs=run._epochs,
             completed=run.completed,
             rewards_started=self._rewards_started,
+            rewards_in_order=self._rewards_in_order,
         )
         workflow.continue_as_new(run.order_input.model_copy(update={"carried": carried}))
 
     # -- rewards --------------------------------------------------------------------------------
 
     async def _start_rewards(self) -> None:
+        """Award the delivered lines' points, pending until the window closes."""
         if self.terms.reward_points_per_unit <= 0:
             return
         order = self.order
+        lines = [
+            reward_line(line, line.buckets.delivered, f"{order.order_id}:{line.line_id}:award")
+            for line in order.lines
+            if line.buckets.delivered
+        ]
+        if self._rewards_in_order:
+            self._rewards_started = True
+            for line in lines:
+                await self._keep_points("award", line)
+            return
         await workflow.start_child_workflow(
             RewardsWorkflow.run,
             RewardsInput(
@@ -173,13 +200,7 @@ class AfterDelivery:
                 order_workflow_id=workflow.info().workflow_id,
                 customer_id=order.customer_id,
                 points_per_unit=self.terms.reward_points_per_unit,
-                lines=[
-                    reward_line(
-                        line, line.buckets.delivered, f"{order.order_id}:{line.line_id}:award"
-                    )
-                    for line in order.lines
-                    if line.buckets.delivered
-                ],
+                lines=lines,
             ),
             id=rewards_workflow_id(order.order_id),
             # It lives across the order's continue-as-new runs; they signal it by id.
@@ -188,10 +209,38 @@ class AfterDelivery:
         )
         self._rewards_started = True
 
-    async def tell_rewards(self, signal: Any, line: RewardLine) -> None:
-        if self._rewards_started:
-            handle = workflow.get_external_workflow_handle(rewards_workflow_id(self.order.order_id))
-            await handle.signal(signal, line)
+    async def tell_rewards(self, kind: Literal["award", "claw_back"], line: RewardLine) -> None:
+        """Award points for delivered units, or take back those of returned units."""
+        if not self._rewards_started:
+            return
+        if self._rewards_in_order:
+            await self._keep_points(kind, line)
+            return
+        handle = workflow.get_external_workflow_handle(rewards_workflow_id(self.order.order_id))
+        signal = RewardsWorkflow.award if kind == "award" else RewardsWorkflow.claw_back
+        await handle.signal(signal, line)
+
+    async def _keep_points(self, kind: Literal["award", "claw_back"], line: RewardLine) -> None:
+        run = self._order_run
+        order = self.order
+        entry = points_entry(
+            order.order_id, order.customer_id, self.terms.reward_points_per_unit, line
+        )
+        if entry is None:
+            return
+        awarding = kind == "award"
+        await run.call(
+            RewardsActivities.award_points if awarding else RewardsActivities.claw_back_points,
+            entry,
+            summary=f"{'' if awarding else 'take back '}{entry.points} points for {line.line_id}",
+            local=True,
+            **activity_options.REWARDS,
+        )
+        run.record(
+            "PointsAwarded" if awarding else "PointsClawedBack",
+            points=entry.points,
+            line_id=line.line_id,
+        )
 
     # -- returns and appeasements, as interventions ---------------------------------------------
 

@@ -109,7 +109,7 @@ async def execute(run: OrderRun, action: CompensationAction) -> None:
     elif action.action == "refund_payment":
         assert action.amount_minor is not None
         refund_key = run.next_key("refund")
-        await workflow.execute_activity_method(
+        await run.call(
             PaymentActivities.refund_payment,
             CaptureRequest(
                 order_id=order.order_id,
@@ -126,7 +126,7 @@ async def execute(run: OrderRun, action: CompensationAction) -> None:
         await run.void(action.target)
         order.payment.voided = True
     elif action.action == "release_inventory":
-        await workflow.execute_activity_method(
+        await run.call(
             InventoryActivities.release_inventory,
             ReleaseRequest(reservation_id=action.target, warehouse=action.warehouse),
             summary=f"release reservation in {action.warehouse}",

@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import activity_options
     from workflows.interventions import InterventionRefused
     from workflows.returns import ReturnInput, ReturnProgress, ReturnWorkflow, return_workflow_id
-    from workflows.rewards import RewardsWorkflow, reward_line
+    from workflows.rewards import reward_line
     from workflows.steps import error_message
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ async def _price_replacements(run: OrderRun, request: ReturnRequest) -> dict[str
     skus = sorted({item.replacement_sku for item in request.lines if item.replacement_sku})
     if not skus:
         return {}
-    found = await workflow.execute_activity_method(
+    found = await run.call(
         CatalogActivities.price_items,
         skus,
         summary=f"price {', '.join(skus)}",
@@ -298,7 +298,7 @@ async def _complete_return(run: OrderRun, ret: Return) -> None:
         else:
             run._exchanges_due.append((ret.return_id, line_id, quantity))
         await run.tell_rewards(
-            RewardsWorkflow.claw_back,
+            "claw_back",
             reward_line(line, quantity, f"{ret.return_id}:{line_id}:claw_back"),
         )
     run.record(
@@ -315,7 +315,7 @@ async def refund(run: OrderRun, key: str, amount: int, reason: str) -> int:
     amount = min(amount, order.refundable_minor)
     if amount <= 0 or order.payment.authorization_id is None:
         return 0
-    refunded = await workflow.execute_activity_method(
+    refunded = await run.call(
         PaymentActivities.refund_payment,
         CaptureRequest(
             order_id=order.order_id,

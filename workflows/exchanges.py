@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.returns import Return, ReturnLine
     from workflows import activity_options
     from workflows.concessions import refund
-    from workflows.rewards import RewardsWorkflow, reward_line
+    from workflows.rewards import reward_line
     from workflows.steps import error_message
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ async def ship_exchange(run: OrderRun, return_id: str, line_id: str, quantity: i
     )
     item = AllocatedLine(line_id=replacement.line_id, sku=replacement.sku, quantity=quantity)
     try:
-        allocations = await workflow.execute_activity_method(
+        allocations = await run.call(
             InventoryActivities.reserve_inventory,
             ReserveRequest(
                 order_id=order.order_id,
@@ -77,7 +77,7 @@ async def ship_exchange(run: OrderRun, return_id: str, line_id: str, quantity: i
             authorization_id = await _charge(run, f"{return_id}:exchange:{line_id}", difference)
         except ActivityError as error:
             for allocation in allocations:
-                await workflow.execute_activity_method(
+                await run.call(
                     InventoryActivities.release_inventory,
                     ReleaseRequest(
                         reservation_id=allocation.reservation_id,
@@ -106,7 +106,7 @@ async def ship_exchange(run: OrderRun, return_id: str, line_id: str, quantity: i
     await run.wait(run.shipments_settled)
     if replacement.buckets.delivered:
         await run.tell_rewards(
-            RewardsWorkflow.award,
+            "award",
             reward_line(
                 replacement,
                 replacement.buckets.delivered,
@@ -135,7 +135,7 @@ async def _charge(run: OrderRun, key: str, amount: int) -> str:
     """Charge an exchange's price difference on the original card: its own authorization,
     captured at once."""
     order = run.order
-    authorization = await workflow.execute_activity_method(
+    authorization = await run.call(
         PaymentActivities.authorize_payment,
         AuthorizeRequest(
             order_id=order.order_id,
@@ -147,7 +147,7 @@ async def _charge(run: OrderRun, key: str, amount: int) -> str:
         summary=f"authorize {amount} for an exchange",
         **activity_options.PAYMENT,
     )
-    captured = await workflow.execute_activity_method(
+    captured = await run.call(
         PaymentActivities.capture_payment,
         CaptureRequest(
             order_id=order.order_id,

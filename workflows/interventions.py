@@ -262,7 +262,7 @@ async def _cancel(run: OrderRun, request: CancelRequest, actor: str) -> None:
                 shipment.status = ShipmentStatus.CANCELLED
                 run.record("ShipmentCancelled", shipment_id=shipment.shipment_id)
             _reduce(shipment.lines, remove)
-        await workflow.execute_activity_method(
+        await run.call(
             InventoryActivities.release_inventory_units,
             PartialReleaseRequest(
                 release_id=f"{number}:{allocation.reservation_id}:{allocation.warehouse}",
@@ -294,7 +294,7 @@ async def _cancel(run: OrderRun, request: CancelRequest, actor: str) -> None:
     excess = order.payment.captured_minor - order.payment.refunded_minor - order.total_minor
     if excess > 0 and order.payment.authorization_id:
         key = run.next_key("refund")
-        await workflow.execute_activity_method(
+        await run.call(
             PaymentActivities.refund_payment,
             CaptureRequest(
                 order_id=order.order_id,

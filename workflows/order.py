@@ -17,7 +17,12 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ChildWorkflowError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+)
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from activities.journal import JournalActivities
@@ -32,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import activity_options, compensation, interventions
     from workflows import search_attributes as sa
     from workflows.interventions import FlowRedirect
-    from workflows.shipment import ShipmentChangeResult
+    from workflows.shipment import CarrierEvent, ShipmentChangeResult
     from workflows.steps import STEPS, ApprovalRequired, StepFailed, error_message
 
 # Sandboxed with this module (not passed through): they are parts of the workflow class.
@@ -45,6 +50,12 @@ NOTIFY_ON_COMPLETION = "notify-customer-on-completion"
 # Orders stay open through a return window after delivery; orders that started before
 # this code complete at delivery, as they always did.
 RETURN_WINDOW = "return-window-after-delivery"
+# Orders that started before this called every activity as a task on the task queue, ran
+# each shipment and their loyalty points as child workflows, and upserted their search
+# attributes at every change. Newer orders do it all in their own workflow: the flow's steps
+# as local activities (see `call`), shipments and points kept in place, and the search
+# attributes upserted by the journal writer with each batch (see `_journal_due`).
+IN_PROCESS = "order-runs-in-process"
 
 
 def order_workflow_id(order_id: str) -> str:
@@ -78,17 +89,23 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
         self._commands: list[Command] = []
         self._change_results: dict[str, ShipmentChangeResult] = {}
         self._watches: dict[str, ShipmentWatch] = {}
+        self._early_carrier_events: dict[str, list[CarrierEvent]] = {}
         self._seq = 0
         self._unwritten: list[JournalEvent] = []
         self._closing = False
         self._details = ""
-        self._published: tuple[OrderStatus, bool, bool] | None = None
+        self._published: tuple[OrderStatus, bool, bool] | None = None  # in the attributes
+        self._shown: tuple[OrderStatus, bool, bool] | None = None  # as the order stands
         self._writer: asyncio.Task[None] | None = None
+        # One local activity at a time per order; see `_in_local_lane`.
+        self._local_lane = asyncio.Lock()
         self._return_inbox: list[ReturnProgress] = []
         self._exchanges_due: list[tuple[str, str, int]] = []
         self._return_tasks: dict[str, asyncio.Task[None]] = {}
         self._rewards_started = False
         self._rewards_granted = False
+        self._rewards_in_order = False
+        self._local_activities = False
         if order.carried is not None:
             # A new run of a long-lived order: pick up where the last one stopped.
             carried = order.carried
@@ -110,6 +127,11 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
 
     @workflow.run
     async def run(self, order: OrderInput) -> OrderView:
+        in_process = workflow.patched(IN_PROCESS)
+        self._local_activities = self._shipments_in_order = self._rewards_in_order = in_process
+        if order.carried is not None and order.carried.rewards_started:
+            # Points already kept by an earlier run stay where they are.
+            self._rewards_in_order = order.carried.rewards_in_order
         self.start_journal()
         self._publish(force=True)
         if order.carried is None:
@@ -142,7 +164,11 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
         steps = self.flow.steps
         while self.order.outcome is None:
             try:
-                await self.drain()
+                # In-process orders apply interventions at the flow's waits (`wait`), never
+                # between two steps: a workflow task that runs again after its worker died
+                # then takes the same steps its local activities took the first time.
+                if not self._local_activities:
+                    await self.drain()
                 if self.order.holds:
                     self._details = "on hold: " + ", ".join(
                         h.reason.value for h in self.order.holds
@@ -235,7 +261,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
         # Added after orders were already running: orders that started before this code
         # replay without the notification (see "Versioning and replay" in the README).
         if workflow.patched(NOTIFY_ON_COMPLETION):
-            await workflow.execute_activity_method(
+            await self.call(
                 NotificationActivities.notify_customer,
                 Notification(
                     key=f"{self.order.order_id}:completed",
@@ -245,6 +271,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
                     message=f"Your order {self.order.order_id} is complete. Thank you!",
                 ),
                 summary="tell the customer the order is complete",
+                local=True,
                 **activity_options.NOTIFICATIONS,
             )
         self.order.current_step = None
@@ -394,7 +421,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
 
     async def void(self, authorization_id: str, *, reason: str | None = None) -> None:
         """Void an authorization: the order's own when it is undone, or a renewed one."""
-        voided = await workflow.execute_activity_method(
+        voided = await self.call(
             PaymentActivities.void_payment,
             VoidRequest(
                 order_id=self.order.order_id,
@@ -410,6 +437,57 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
             authorization_id=authorization_id,
             released_minor=voided.amount_minor,
         )
+
+    async def call(
+        self,
+        activity: Callable[..., Any],
+        arg: Any,
+        *,
+        summary: str,
+        local: bool = False,
+        **options: Any,
+    ) -> Any:
+        """Call one of the order's activities; `local=True` runs it as a local activity.
+
+        A local activity runs in this worker and its result is recorded as a marker in the
+        same workflow task: no task-queue round trip, no activity events. It runs before
+        its workflow task is recorded, though: if the worker dies, the task runs again, and
+        it must take the same path or the effect is orphaned. So only the flow's own steps
+        are local (the order's path through them does not depend on messages: interventions
+        wait for the next safe point, see `_interpret`), and what depends on the order of
+        messages (an intervention's releases, refunds, voids and carrier cancellations) stays
+        a regular activity, recorded before it runs. Every call is idempotent by key either
+        way. Orders that started before this replay with regular activities throughout.
+        """
+        if not (self._local_activities and local):
+            return await workflow.execute_activity_method(activity, arg, summary=summary, **options)
+        try:
+            return await self._in_local_lane(activity, arg, summary=summary, **options)
+        except (ApplicationError, ActivityTimeout) as failure:
+            # A local activity's failure arrives bare; the steps read every activity's
+            # failure the same way, as an ActivityError caused by it.
+            raise ActivityError(
+                str(failure),
+                scheduled_event_id=0,
+                started_event_id=0,
+                identity="",
+                activity_type=getattr(activity, "__name__", str(activity)),
+                activity_id="",
+                retry_state=None,
+            ) from failure
+
+    async def _in_local_lane(self, activity: Callable[..., Any], arg: Any, **options: Any) -> Any:
+        """Run a local activity once no other of the order's local activities is in flight.
+
+        With several in flight (two shipments booking, the journal writer beside a step)
+        their markers follow the order they happened to finish in, and a worker that picks
+        the order up after another died must replay exactly that. Under the fault drill and
+        the worker-kill test that went wrong about once in four runs (a nondeterminism
+        error on a local activity, a task failing on a result it could not decode). One at
+        a time, the markers follow the code's own order, and neither has come back.
+        """
+        async with self._local_lane:
+            return await workflow.execute_local_activity_method(activity, arg, **options)
 
     def key(self, step: FlowStep) -> str:
         """The idempotency key of a step's effect: order, step and the step's epoch."""
@@ -462,26 +540,33 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
         status = order_status(self.order)
         review = self.order.review
         shown = (status, review is not None, bool(review and review.escalated))
-        if shown == self._published and not force:
+        if shown == self._shown and not force:
             return
-        if shown != self._published:
-            workflow.upsert_search_attributes(
-                [
-                    sa.ORDER_STATUS.value_set(status.value),
-                    sa.ORDER_TYPE.value_set(self.order.order_type),
-                    sa.CUSTOMER_ID.value_set(self.order.customer_id),
-                    sa.ORDER_TOTAL.value_set(self.order.total_minor),
-                    sa.FLOW_VERSION.value_set(self.flow.version),
-                    sa.NEEDS_REVIEW.value_set(shown[1]),
-                    sa.REVIEW_ESCALATED.value_set(shown[2]),
-                ]
-            )
-            self._published = shown
+        self._shown = shown
+        if not self._local_activities:
+            self._upsert_search_attributes()
         step = f" · {self.order.current_step}" if self.order.current_step else ""
         details = f" · {self._details}" if self._details and self.order.outcome is None else ""
         workflow.set_current_details(
             f"{order_summary(self.order)}\n\n**{status.value}**{step}{details}"
         )
+
+    def _upsert_search_attributes(self) -> None:
+        shown = self._shown
+        if shown is None or shown == self._published:
+            return
+        workflow.upsert_search_attributes(
+            [
+                sa.ORDER_STATUS.value_set(shown[0].value),
+                sa.ORDER_TYPE.value_set(self.order.order_type),
+                sa.CUSTOMER_ID.value_set(self.order.customer_id),
+                sa.ORDER_TOTAL.value_set(self.order.total_minor),
+                sa.FLOW_VERSION.value_set(self.flow.version),
+                sa.NEEDS_REVIEW.value_set(shown[1]),
+                sa.REVIEW_ESCALATED.value_set(shown[2]),
+            ]
+        )
+        self._published = shown
 
     def start_journal(self) -> None:
         self._closing = False
@@ -493,17 +578,30 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
         if self._writer is not None:
             await self._writer
 
+    def _journal_due(self) -> bool:
+        """Whether the writer has something to do: events to write, or (for an in-process
+        order, which upserts from here) search attributes to bring up to date. Every batch
+        carries what piled up while the last one was written, so a burst of local
+        activities makes a few batches rather than one per event."""
+        return self._closing or bool(self._unwritten) or self._shown != self._published
+
     async def _journal_writer(self) -> None:
         while True:
-            await workflow.wait_condition(lambda: bool(self._unwritten) or self._closing)
+            await workflow.wait_condition(self._journal_due)
+            self._upsert_search_attributes()  # in step already unless the order is in-process
             if not self._unwritten:
-                return
-            batch = list(self._unwritten)
-            # The view rides with the batch so the read model can be rebuilt from the journal;
-            # only the local activity's input changes, which replay does not compare.
-            await workflow.execute_local_activity_method(
-                JournalActivities.append_events,
-                JournalBatch(events=batch, view=self.order.view()),
-                **activity_options.JOURNAL,
-            )
+                if self._closing:
+                    return
+                continue
+            async with self._local_lane:
+                # The view rides with the batch so the read model can be rebuilt from the
+                # journal; only the local activity's input changes, which replay does not
+                # compare. The batch is taken in the lane: it carries what piled up while
+                # a step's local activity ran.
+                batch = list(self._unwritten)
+                await workflow.execute_local_activity_method(
+                    JournalActivities.append_events,
+                    JournalBatch(events=batch, view=self.order.view()),
+                    **activity_options.JOURNAL,
+                )
             del self._unwritten[: len(batch)]

@@ -1,9 +1,11 @@
 """An order's loyalty points: awarded per delivered line, pending until the return window
 closes, then granted; returned units take theirs back first.
 
-A child of the order (`rewards-{order_id}`) that outlives the order's runs: the order may
-continue as new during a month-long window, so the two talk by workflow id (signals), never
-through a child handle. Every ledger write is keyed, so a retried activity is a no-op.
+The order keeps its points itself (`workflows.after_delivery`), writing the ledger through
+local activities. Orders that started before that keep them in a child, `RewardsWorkflow`
+(`rewards-{order_id}`), that outlives the order's runs: the order may continue as new during
+a month-long window, so the two talk by workflow id (signals), never through a child handle.
+Every ledger write is keyed, so a retried activity is a no-op.
 """
 
 from __future__ import annotations
@@ -39,6 +41,22 @@ def reward_line(line: OrderLine, quantity: int, key: str) -> RewardLine:
     """Units of an order line, priced as sold, under the ledger key that makes them count once."""
     return RewardLine(
         key=key, line_id=line.line_id, quantity=quantity, unit_price_minor=line.unit_price_minor
+    )
+
+
+def points_entry(
+    order_id: str, customer_id: str, points_per_unit: int, line: RewardLine
+) -> PointsEntry | None:
+    """The ledger entry a line's units make, or None when they earn no points."""
+    points = points_for(line.unit_price_minor * line.quantity, points_per_unit)
+    if points <= 0:
+        return None
+    return PointsEntry(
+        key=line.key,
+        customer_id=customer_id,
+        order_id=order_id,
+        line_id=line.line_id,
+        points=points,
     )
 
 
@@ -103,16 +121,11 @@ class RewardsWorkflow:
         return self.points()
 
     async def _apply(self, kind: str, line: RewardLine) -> None:
-        points = points_for(line.unit_price_minor * line.quantity, self._input.points_per_unit)
-        if points <= 0:
+        request = self._input
+        entry = points_entry(request.order_id, request.customer_id, request.points_per_unit, line)
+        if entry is None:
             return
-        entry = PointsEntry(
-            key=line.key,
-            customer_id=self._input.customer_id,
-            order_id=self._input.order_id,
-            line_id=line.line_id,
-            points=points,
-        )
+        points = entry.points
         if kind == "award":
             await workflow.execute_activity_method(
                 RewardsActivities.award_points,

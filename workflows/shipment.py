@@ -1,9 +1,15 @@
-"""One shipment of an order: book it, follow the carrier's events, capture on dispatch."""
+"""One shipment of an order: book it, follow the carrier's events, capture on dispatch.
+
+`ShipmentRun` is a shipment's life. Orders run it inside their own workflow, its activities
+local and its reports applied in place; orders that started before that run it as a child,
+`ShipmentWorkflow`, which reports to the order by signal.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -40,6 +46,13 @@ class CarrierEvent(BaseModel):
     note: str | None = None
 
 
+class CarrierReport(BaseModel):
+    """A carrier event for one of the order's shipments: the order's `carrier_event` signal."""
+
+    shipment_id: str
+    event: CarrierEvent
+
+
 class ShipmentProgress(BaseModel):
     shipment_id: str
     status: ShipmentStatus
@@ -71,19 +84,44 @@ def shipment_workflow_id(shipment_id: str) -> str:
     return f"shipment-{shipment_id}"
 
 
-@workflow.defn
-class ShipmentWorkflow:
-    @workflow.init
-    def __init__(self, shipment: ShipmentInput) -> None:
+class ShipmentReports(Protocol):
+    """Where a shipment reports: to its order, in place or by signal."""
+
+    async def progressed(self, progress: ShipmentProgress) -> None: ...
+
+    async def changed(self, result: ShipmentChangeResult) -> None: ...
+
+
+# `(activity, arg, *, summary, **options)`: the order's `call`, or a regular activity.
+ActivityCall = Callable[..., Awaitable[Any]]
+
+
+async def regular_activity(
+    activity: Any, arg: Any, *, summary: str, local: bool = False, **options: Any
+) -> Any:
+    """How a `ShipmentWorkflow` child calls its activities: always as regular ones."""
+    return await workflow.execute_activity_method(activity, arg, summary=summary, **options)
+
+
+class ShipmentRun:
+    """A shipment from booking to delivery or cancellation.
+
+    Carrier events and the order's change requests queue in one inbox, so whichever came
+    first wins: a shipment dispatched before a change arrived refuses it."""
+
+    def __init__(
+        self, shipment: ShipmentInput, reports: ShipmentReports, call: ActivityCall
+    ) -> None:
         self._input = shipment
-        self._state = Shipment(
+        self._reports = reports
+        self._call = call
+        self.state = Shipment(
             shipment_id=shipment.shipment_id, warehouse=shipment.warehouse, lines=shipment.lines
         )
         self._inbox: list[CarrierEvent | ShipmentChange] = []
         self._seen_event_ids: set[str] = set()
         self._capture_id: str | None = None
 
-    @workflow.signal
     def carrier_event(self, event: CarrierEvent) -> None:
         # Carriers redeliver webhooks; an event id seen before changes nothing.
         if event.event_id is not None:
@@ -92,19 +130,16 @@ class ShipmentWorkflow:
             self._seen_event_ids.add(event.event_id)
         self._inbox.append(event)
 
-    @workflow.signal
     def change(self, change: ShipmentChange) -> None:
-        # Queued with the carrier's events, so whichever came first wins: a shipment that
-        # was dispatched before the change arrived refuses it.
         self._inbox.append(change)
 
-    @workflow.query
-    def view(self) -> Shipment:
-        return self._state
+    @property
+    def ended(self) -> bool:
+        return self.state.status in (ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED)
 
-    @workflow.run
-    async def run(self, shipment: ShipmentInput) -> Shipment:
-        booking = await workflow.execute_activity_method(
+    async def run(self, waiting: Callable[[str], None] | None = None) -> Shipment:
+        shipment = self._input
+        booking = await self._call(
             ShippingActivities.book_shipment,
             BookShipmentRequest(
                 shipment_id=shipment.shipment_id,
@@ -114,25 +149,26 @@ class ShipmentWorkflow:
                 lines=shipment.lines,
             ),
             summary=f"book {shipment.shipment_id} from {shipment.warehouse}",
+            local=True,  # always the run's first step, whatever messages come
             **activity_options.CARRIER,
         )
-        self._state.tracking_number = booking.tracking_number
+        self.state.tracking_number = booking.tracking_number
         await self._advance(ShipmentStatus.BOOKED)
-        while self._state.status not in (ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED):
-            workflow.set_current_details(f"{self._state.status.value.lower()}: awaiting carrier")
+        while not self.ended:
+            if waiting is not None:
+                waiting(f"{self.state.status.value.lower()}: awaiting carrier")
             await workflow.wait_condition(lambda: bool(self._inbox))
             message = self._inbox.pop(0)
             if isinstance(message, ShipmentChange):
                 await self._change(message)
             else:
                 await self._handle(message)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._state
+        return self.state
 
     async def _handle(self, event: CarrierEvent) -> None:
         if event.tracking_number:
-            self._state.tracking_number = event.tracking_number
-        status = self._state.status
+            self.state.tracking_number = event.tracking_number
+        status = self.state.status
         if event.status == "exception":
             await self._advance(status, note=event.note or "carrier exception")
             return
@@ -141,52 +177,51 @@ class ShipmentWorkflow:
             if self._input.capture_on_dispatch:
                 await self._capture()
             await self._advance(ShipmentStatus.DISPATCHED)
-        if event.status == "in_transit" and self._state.status == ShipmentStatus.DISPATCHED:
+        if event.status == "in_transit" and self.state.status == ShipmentStatus.DISPATCHED:
             await self._advance(ShipmentStatus.IN_TRANSIT)
         if event.status == "delivered":
             await self._advance(ShipmentStatus.DELIVERED)
 
     async def _change(self, change: ShipmentChange) -> None:
         accepted, reason = await self._remove(change.remove)
-        await workflow.get_external_workflow_handle(self._input.order_workflow_id).signal(
-            SHIPMENT_CHANGED,
+        await self._reports.changed(
             ShipmentChangeResult(
                 request_id=change.request_id,
-                shipment_id=self._state.shipment_id,
+                shipment_id=self.state.shipment_id,
                 accepted=accepted,
                 reason=reason,
-                status=self._state.status,
-            ),
+                status=self.state.status,
+            )
         )
 
     async def _remove(self, remove: list[AllocatedLine]) -> tuple[bool, str | None]:
-        if self._state.has_left:
-            return False, f"shipment {self._state.shipment_id} was dispatched; use returns"
-        left: dict[str, int] = {item.line_id: item.quantity for item in self._state.lines}
+        if self.state.has_left:
+            return False, f"shipment {self.state.shipment_id} was dispatched; use returns"
+        left: dict[str, int] = {item.line_id: item.quantity for item in self.state.lines}
         for item in remove:
             if left.get(item.line_id, 0) < item.quantity:
-                return False, f"shipment {self._state.shipment_id} holds fewer {item.line_id}"
+                return False, f"shipment {self.state.shipment_id} holds fewer {item.line_id}"
             left[item.line_id] -= item.quantity
         if not any(left.values()):
-            cancelled = await workflow.execute_activity_method(
+            cancelled = await self._call(
                 ShippingActivities.cancel_shipment,
-                self._state.shipment_id,
-                summary=f"cancel {self._state.shipment_id} with the carrier",
+                self.state.shipment_id,
+                summary=f"cancel {self.state.shipment_id} with the carrier",
                 **activity_options.CARRIER,
             )
             if not cancelled:
-                return False, f"the carrier already picked up {self._state.shipment_id}"
-            self._state.status = ShipmentStatus.CANCELLED
-        self._state.lines = [
+                return False, f"the carrier already picked up {self.state.shipment_id}"
+            self.state.status = ShipmentStatus.CANCELLED
+        self.state.lines = [
             item.model_copy(update={"quantity": left[item.line_id]})
-            for item in self._state.lines
+            for item in self.state.lines
             if left[item.line_id]
         ]
         return True, None
 
     async def _capture(self) -> None:
         """Payment for this shipment's lines is captured when the goods leave."""
-        captured = await workflow.execute_activity_method(
+        captured = await self._call(
             PaymentActivities.capture_payment,
             CaptureRequest(
                 order_id=self._input.order_id,
@@ -195,25 +230,64 @@ class ShipmentWorkflow:
                 amount_minor=self._amount,
             ),
             summary=f"capture {self._amount} for {self._input.shipment_id}",
+            local=True,  # on the carrier's event, which the history orders
             **activity_options.PAYMENT,
         )
-        self._state.captured_minor = captured.amount_minor
+        self.state.captured_minor = captured.amount_minor
         self._capture_id = captured.operation_id
 
     @property
     def _amount(self) -> int:
-        return sum(self._input.unit_prices[i.line_id] * i.quantity for i in self._state.lines)
+        return sum(self._input.unit_prices[i.line_id] * i.quantity for i in self.state.lines)
 
     async def _advance(self, status: ShipmentStatus, note: str | None = None) -> None:
-        self._state.status = status
-        await workflow.get_external_workflow_handle(self._input.order_workflow_id).signal(
-            SHIPMENT_PROGRESSED,
+        self.state.status = status
+        await self._reports.progressed(
             ShipmentProgress(
-                shipment_id=self._state.shipment_id,
+                shipment_id=self.state.shipment_id,
                 status=status,
-                tracking_number=self._state.tracking_number,
-                captured_minor=self._state.captured_minor,
+                tracking_number=self.state.tracking_number,
+                captured_minor=self.state.captured_minor,
                 capture_id=self._capture_id,
                 note=note,
-            ),
+            )
         )
+
+
+@workflow.defn
+class ShipmentWorkflow:
+    """A shipment as a child workflow of its order: how orders that started before shipments
+    ran inside the order still carry theirs."""
+
+    @workflow.init
+    def __init__(self, shipment: ShipmentInput) -> None:
+        self._input = shipment
+        self._run = ShipmentRun(shipment, self, regular_activity)
+
+    @workflow.signal
+    def carrier_event(self, event: CarrierEvent) -> None:
+        self._run.carrier_event(event)
+
+    @workflow.signal
+    def change(self, change: ShipmentChange) -> None:
+        self._run.change(change)
+
+    @workflow.query
+    def view(self) -> Shipment:
+        return self._run.state
+
+    @workflow.run
+    async def run(self, shipment: ShipmentInput) -> Shipment:
+        state = await self._run.run(waiting=workflow.set_current_details)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return state
+
+    async def progressed(self, progress: ShipmentProgress) -> None:
+        await self._order.signal(SHIPMENT_PROGRESSED, progress)
+
+    async def changed(self, result: ShipmentChangeResult) -> None:
+        await self._order.signal(SHIPMENT_CHANGED, result)
+
+    @property
+    def _order(self) -> workflow.ExternalWorkflowHandle[Any]:
+        return workflow.get_external_workflow_handle(self._input.order_workflow_id)

@@ -1,22 +1,31 @@
-"""The order's shipments as the order workflow sees them: children it starts, follows,
-and asks to give up units."""
+"""The order's shipments as the order workflow sees them: runs it starts, follows, feeds
+the carrier's events to, and asks to give up units.
+
+A shipment runs inside the order (`ShipmentRun`), its activities local and its progress
+applied in place. Orders that started before that carry theirs as `ShipmentWorkflow`
+children, which report by signal; both kinds end up in the same `apply_shipment`."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.common import RawValue
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from domain.orders import AllocatedLine, Allocation, Order, Shipment, ShipmentStatus
     from workflows.shipment import (
+        CarrierEvent,
+        CarrierReport,
         ShipmentChange,
         ShipmentChangeResult,
         ShipmentInput,
         ShipmentProgress,
+        ShipmentRun,
         ShipmentWorkflow,
         shipment_workflow_id,
     )
@@ -38,6 +47,20 @@ SHIPMENT_EVENTS = {
 class ShipmentWatch:
     task: asyncio.Task[None]
     failure: str | None = None
+    run: ShipmentRun | None = None  # None for a shipment carried by a child workflow
+
+
+class _InPlace:
+    """A shipment run inside the order reports by calling the order, not by signal."""
+
+    def __init__(self, tracking: ShipmentTracking) -> None:
+        self._tracking = tracking
+
+    async def progressed(self, progress: ShipmentProgress) -> None:
+        self._tracking.shipment_progressed(progress)
+
+    async def changed(self, result: ShipmentChangeResult) -> None:
+        self._tracking.shipment_changed(result)
 
 
 class ShipmentTracking:
@@ -54,6 +77,44 @@ class ShipmentTracking:
         ) -> None: ...
 
         def next_key(self, purpose: str) -> str: ...
+
+        async def call(self, activity: Any, arg: Any, *, summary: str, **options: Any) -> Any: ...
+
+    _shipments_in_order: bool = False
+    _early_carrier_events: dict[str, list[CarrierEvent]]
+
+    @workflow.signal(name="carrier_event")
+    async def carrier_event(self, raw: RawValue) -> None:
+        """A carrier's event for one of this order's shipments (`POST /shipments/{id}/events`)."""
+        try:
+            body = workflow.payload_converter().from_payload(raw.payload)
+            report = CarrierReport.model_validate(body)
+        except Exception as error:  # not JSON, or not a carrier event: journaled, ignored
+            self.record(
+                "SignalRejected",
+                signal="carrier_event",
+                reason=f"the carrier event could not be read: {type(error).__name__}",
+            )
+            return
+        watch = self._watches.get(report.shipment_id)
+        if watch is None and self._not_yet_opened(report.shipment_id):
+            # The carrier can answer a booking before the workflow task that made it is
+            # recorded: when that task runs again (its worker died), this event comes first
+            # and the shipment opens after it. It is kept for the shipment.
+            self._early_carrier_events.setdefault(report.shipment_id, []).append(report.event)
+        elif watch is None:
+            self.record(
+                "SignalRejected",
+                signal="carrier_event",
+                reason=f"unknown shipment {report.shipment_id}",
+            )
+        elif watch.run is not None:
+            watch.run.carrier_event(report.event)
+        elif not watch.task.done():
+            # A shipment of an older order: its child workflow follows the carrier.
+            await workflow.get_external_workflow_handle_for(
+                ShipmentWorkflow.run, shipment_workflow_id(report.shipment_id)
+            ).signal(ShipmentWorkflow.carrier_event, report.event)
 
     @workflow.signal
     def shipment_progressed(self, progress: ShipmentProgress) -> None:
@@ -85,6 +146,17 @@ class ShipmentTracking:
     @workflow.signal
     def shipment_changed(self, result: ShipmentChangeResult) -> None:
         self._change_results[result.request_id] = result
+
+    def _not_yet_opened(self, shipment_id: str) -> bool:
+        """Whether an id is one this order will give a shipment it has not opened yet.
+        (Signals are handled before the run starts, so this cannot ask which kind of
+        order this is; an order whose shipments are children never opens one this way.)"""
+        order_id, _, number = shipment_id.rpartition("-")
+        return (
+            order_id == self.order.order_id
+            and number.isdigit()
+            and int(number) > self._counters.get("shipment", 0)
+        )
 
     def shipment_for(self, allocation: Allocation) -> Shipment | None:
         """The live or finished shipment carrying an allocation (not a cancelled one)."""
@@ -126,26 +198,32 @@ class ShipmentTracking:
         capture_key_prefix: str,
         capture_on_dispatch: bool,
     ) -> Shipment:
-        """Open a shipment for an allocation and start the child that carries it."""
+        """Open a shipment for an allocation and start what carries it."""
         order = self.order
         shipment = self.open_shipment(allocation)
+        carried = ShipmentInput(
+            order_id=order.order_id,
+            order_workflow_id=workflow.info().workflow_id,
+            shipment_id=shipment.shipment_id,
+            warehouse=shipment.warehouse,
+            lines=shipment.lines,
+            address=order.shipping_address,
+            unit_prices={
+                item.line_id: order.line(item.line_id).unit_price_minor for item in shipment.lines
+            },
+            capture_on_dispatch=capture_on_dispatch,
+            authorization_id=authorization_id,
+            capture_key=f"{capture_key_prefix}:{shipment.shipment_id}",
+        )
+        if self._shipments_in_order:
+            run = ShipmentRun(carried, _InPlace(self), self.call)
+            for event in self._early_carrier_events.pop(shipment.shipment_id, []):
+                run.carrier_event(event)
+            self.watch_shipment(shipment.shipment_id, run.run(), run)
+            return shipment
         handle = await workflow.start_child_workflow(
             ShipmentWorkflow.run,
-            ShipmentInput(
-                order_id=order.order_id,
-                order_workflow_id=workflow.info().workflow_id,
-                shipment_id=shipment.shipment_id,
-                warehouse=shipment.warehouse,
-                lines=shipment.lines,
-                address=order.shipping_address,
-                unit_prices={
-                    item.line_id: order.line(item.line_id).unit_price_minor
-                    for item in shipment.lines
-                },
-                capture_on_dispatch=capture_on_dispatch,
-                authorization_id=authorization_id,
-                capture_key=f"{capture_key_prefix}:{shipment.shipment_id}",
-            ),
+            carried,
             id=shipment_workflow_id(shipment.shipment_id),
             static_summary=f"{shipment.shipment_id} · {shipment.warehouse} · "
             f"{sum(item.quantity for item in shipment.lines)} units",
@@ -153,14 +231,18 @@ class ShipmentTracking:
         self.watch_shipment(shipment.shipment_id, handle)
         return shipment
 
-    def watch_shipment(self, shipment_id: str, handle: Any) -> None:
+    def watch_shipment(
+        self, shipment_id: str, carrying: Awaitable[Shipment], run: ShipmentRun | None = None
+    ) -> None:
+        """Follow a shipment to its end: a run in this workflow, or a child's handle."""
+
         async def follow() -> None:
             try:
-                self.apply_shipment(await handle)
-            except ChildWorkflowError as error:
+                self.apply_shipment(await carrying)
+            except (ActivityError, ChildWorkflowError) as error:
                 self._watches[shipment_id].failure = f"{shipment_id}: {error_message(error)}"
 
-        self._watches[shipment_id] = ShipmentWatch(asyncio.create_task(follow()))
+        self._watches[shipment_id] = ShipmentWatch(asyncio.create_task(follow()), run=run)
 
     def shipments_settled(self) -> bool:
         return all(watch.task.done() for watch in self._watches.values())
@@ -173,17 +255,19 @@ class ShipmentTracking:
     ) -> ShipmentChangeResult:
         """Ask a shipment to give up units and wait for its answer: it refuses once dispatched."""
         request_id = self.next_key("shipment-change")
-        handle = workflow.get_external_workflow_handle_for(
-            ShipmentWorkflow.run, f"shipment-{shipment.shipment_id}"
-        )
-        await handle.signal(
-            ShipmentWorkflow.change, ShipmentChange(request_id=request_id, remove=remove)
-        )
+        change = ShipmentChange(request_id=request_id, remove=remove)
+        watch = self._watches.get(shipment.shipment_id)
+        if watch is not None and watch.run is not None:
+            watch.run.change(change)
+        else:
+            handle = workflow.get_external_workflow_handle_for(
+                ShipmentWorkflow.run, f"shipment-{shipment.shipment_id}"
+            )
+            await handle.signal(ShipmentWorkflow.change, change)
         answered = lambda: request_id in self._change_results  # noqa: E731
         if workflow.patched(CHANGE_MAY_OUTRUN_SHIPMENT):
             # The carrier's last event and the change can cross: a shipment that was delivered
             # first ends without reading the change, so its end is the answer.
-            watch = self._watches.get(shipment.shipment_id)
             await workflow.wait_condition(
                 lambda: answered() or (watch is not None and watch.task.done())
             )

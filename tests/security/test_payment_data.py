@@ -4,6 +4,7 @@ order's workflow history or the logs (captured at INFO, SQL statements included)
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -69,7 +70,15 @@ def captured_logs() -> Iterator[io.StringIO]:
 @pytest.fixture(scope="module")
 async def alice_order(stack: Stack, captured_logs: io.StringIO) -> str:
     async with stack.http(CUSTOMER_KEY) as http:
-        return (await place(http, order_body(customer="cus_alice")))["order_id"]
+        order_id = (await place(http, order_body(customer="cus_alice")))["order_id"]
+    # The scans below read what the order wrote: its first journal batch included.
+    async with stack.http(OPERATOR_KEY) as http:
+        for _ in range(100):
+            journal = await http.get(f"/orders/{order_id}/events")
+            if journal.status_code == 200 and journal.json()["count"]:
+                return order_id
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"order {order_id} wrote no journal")
 
 
 def assert_refused(response: httpx.Response, loc: list[Any]) -> None:

@@ -13,6 +13,7 @@ from tests.orders import (
     wait_for_status,
     wait_until,
 )
+from workflows.order import order_workflow_id
 
 TWO_SHIPMENTS = [{"sku": "MUG-CERAMIC", "quantity": 2}, {"sku": "LAMP-DESK", "quantity": 1}]
 
@@ -230,8 +231,11 @@ async def test_a_cancel_that_crosses_the_carriers_delivery_is_answered_not_left_
         order_id = (await place(http, order_body()))["order_id"]
         booked = await wait_until(http, order_id, shipments_booked)
         shipment_id = booked["shipments"][0]["shipment_id"]
-        shipment = slow_stack.client.get_workflow_handle(f"shipment-{shipment_id}")
-        await shipment.signal("carrier_event", {"status": "delivered", "event_id": "crossing"})
+        order = slow_stack.client.get_workflow_handle(order_workflow_id(order_id))
+        await order.signal(
+            "carrier_event",
+            {"shipment_id": shipment_id, "event": {"status": "delivered", "event_id": "crossing"}},
+        )
         answer = await http.post(f"/orders/{order_id}/cancel", json={"reason": "CUSTOMER"})
         assert answer.status_code in (200, 409), answer.text
         done = await wait_for_status(http, order_id, "COMPLETED", "CANCELLED", timeout=60)
@@ -243,3 +247,31 @@ async def test_a_cancel_that_crosses_the_carriers_delivery_is_answered_not_left_
         if op.kind == "capture" and op.outcome == "succeeded"
     )
     assert captured == done["totals"]["captured_minor"] == done["totals"]["total_minor"]
+
+
+async def test_a_carrier_event_that_comes_before_its_shipment_opens_waits_for_it(
+    slow_stack: Stack,
+) -> None:
+    # A workflow task that books a shipment and dies before it is recorded runs again after
+    # the carrier has answered the booking: the carrier's events then reach the order before
+    # the shipment opens again. Here the order waits in review, so its shipment opens only
+    # after the operator approves; the events sent before must not be lost.
+    async with slow_stack.http() as http:
+        order_id = (await place(http, order_body("tok_risk_elevated")))["order_id"]
+        await wait_until(http, order_id, lambda view: view["status"] == "NEEDS_REVIEW")
+        order = slow_stack.client.get_workflow_handle(order_workflow_id(order_id))
+        shipment_id = f"{order_id}-1"
+        for status in ("dispatched", "delivered"):
+            await order.signal(
+                "carrier_event",
+                {"shipment_id": shipment_id, "event": {"status": status, "event_id": status}},
+            )
+        await intervene(http, order_id, "review", {"decision": "approve"})
+        # The simulated carrier needs 3 s per event; the early ones need none.
+        delivered = await wait_until(
+            http, order_id, lambda view: view["status"] in ("DELIVERED", "COMPLETED"), timeout=5
+        )
+        journal = await events(http, order_id)
+    assert delivered["shipments"][0]["shipment_id"] == shipment_id
+    assert delivered["totals"]["captured_minor"] == delivered["totals"]["total_minor"]
+    assert not [e for e in journal if e["type"] == "SignalRejected"]

@@ -16,7 +16,7 @@ from tests.conftest import new_store, stack_settings
 from tests.orders import order_body
 from workers.main import build_worker
 from workflows.order import OrderWorkflow, order_workflow_id
-from workflows.shipment import CarrierEvent, ShipmentWorkflow
+from workflows.shipment import CarrierEvent, CarrierReport
 
 
 async def test_preorder_renews_its_authorization_until_release_then_ships(
@@ -50,9 +50,13 @@ async def test_preorder_renews_its_authorization_until_release_then_ships(
             await asyncio.sleep(0.1)
         assert view.current_step == "fulfill_shipments"
         for shipment in view.shipments:
-            child = skipping_env.client.get_workflow_handle(f"shipment-{shipment.shipment_id}")
             for status in ("dispatched", "delivered"):
-                await child.signal(ShipmentWorkflow.carrier_event, CarrierEvent(status=status))
+                await handle.signal(
+                    "carrier_event",
+                    CarrierReport(
+                        shipment_id=shipment.shipment_id, event=CarrierEvent(status=status)
+                    ),
+                )
         final = await handle.result()
     assert final.status == "COMPLETED"
     authorizations = sorted(

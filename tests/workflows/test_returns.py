@@ -346,7 +346,7 @@ async def test_a_long_lived_order_continues_as_new_with_its_state(
     url = f"sqlite:///{tmp_path / 'oms.db'}"
     async with (
         running_stack(
-            temporal_env, url, return_window_s=15, continue_as_new_after_events=400
+            temporal_env, url, return_window_s=15, continue_as_new_after_events=150
         ) as window_stack,
         window_stack.http() as http,
     ):

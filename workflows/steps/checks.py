@@ -49,12 +49,13 @@ async def validate_order(run: OrderRun, step: FlowStep) -> None:
 
 
 async def check_fraud(run: OrderRun, step: FlowStep) -> None:
-    risk = await workflow.execute_activity_method(
+    risk = await run.call(
         PaymentActivities.assess_fraud_risk,
         RiskRequest(
             order_id=run.order.order_id, token=run.payment_token, amount_minor=run.order.total_minor
         ),
         summary="score the payment for fraud",
+        local=True,
         **run.activity_options(step, activity_options.PAYMENT),
     )
     run.record("FraudChecked", score=risk.score, reason=risk.reason)

@@ -56,8 +56,10 @@ async def issue_licenses(run: OrderRun, step: FlowStep) -> None:
     amount = sum(line.unit_price_minor * line.buckets.pending for line in digital)
     uncaptured = order.total_minor - order.payment.captured_minor
     if uncaptured > 0:
-        await payment.capture(run, step, f"{run.key(step)}:capture", min(amount, uncaptured))
-    issued = await workflow.execute_activity_method(
+        await payment.capture(
+            run, step, f"{run.key(step)}:capture", min(amount, uncaptured), local=True
+        )
+    issued = await run.call(
         LicenseActivities.issue_licenses,
         IssueLicensesRequest(
             order_id=order.order_id,
@@ -67,6 +69,7 @@ async def issue_licenses(run: OrderRun, step: FlowStep) -> None:
             ],
         ),
         summary=f"issue {sum(line.buckets.pending for line in digital)} license keys",
+        local=True,
         **run.activity_options(step, activity_options.LICENSES),
     )
     order.licenses.extend(issued)
@@ -82,7 +85,7 @@ async def issue_licenses(run: OrderRun, step: FlowStep) -> None:
 async def notify_pickup_ready(run: OrderRun, step: FlowStep) -> None:
     order = run.order
     stores = sorted({allocation.warehouse for allocation in order.allocations})
-    await workflow.execute_activity_method(
+    await run.call(
         NotificationActivities.notify_customer,
         Notification(
             key=run.key(step),
@@ -92,6 +95,7 @@ async def notify_pickup_ready(run: OrderRun, step: FlowStep) -> None:
             message=f"Your order {order.order_id} is ready for pickup at {', '.join(stores)}.",
         ),
         summary="tell the customer the order is ready for pickup",
+        local=True,
         **run.activity_options(step, activity_options.NOTIFICATIONS),
     )
     run.record("PickupReady", stores=stores)

@@ -38,7 +38,7 @@ async def _reserve(run: OrderRun, step: FlowStep, location_kind: str) -> None:
     if not wanted:
         return  # digital goods need no stock
     try:
-        allocations = await workflow.execute_activity_method(
+        allocations = await run.call(
             InventoryActivities.reserve_inventory,
             ReserveRequest(
                 order_id=order.order_id,
@@ -47,6 +47,7 @@ async def _reserve(run: OrderRun, step: FlowStep, location_kind: str) -> None:
                 location_kind=location_kind,
             ),
             summary=f"reserve {sum(item.quantity for item in wanted)} units ({location_kind})",
+            local=True,
             **run.activity_options(step, activity_options.INVENTORY),
         )
     except ActivityError as error:

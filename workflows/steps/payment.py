@@ -24,14 +24,14 @@ RENEW_BEFORE_EXPIRY = timedelta(days=1)
 
 
 async def authorize_payment(run: OrderRun, step: FlowStep) -> None:
-    await authorize(run, step, run.key(step))
+    await authorize(run, step, run.key(step), local=True)
 
 
-async def authorize(run: OrderRun, step: FlowStep, key: str) -> None:
+async def authorize(run: OrderRun, step: FlowStep, key: str, *, local: bool = False) -> None:
     """Authorize the order's total under `key`; a decline is a business failure."""
     order = run.order
     try:
-        authorization = await workflow.execute_activity_method(
+        authorization = await run.call(
             PaymentActivities.authorize_payment,
             AuthorizeRequest(
                 order_id=order.order_id,
@@ -41,6 +41,7 @@ async def authorize(run: OrderRun, step: FlowStep, key: str) -> None:
                 currency=order.currency,
             ),
             summary=f"authorize {order.total_minor} {order.currency}",
+            local=local,
             **run.activity_options(step, activity_options.PAYMENT),
         )
     except ActivityError as error:
@@ -62,13 +63,15 @@ async def authorize(run: OrderRun, step: FlowStep, key: str) -> None:
     )
 
 
-async def capture(run: OrderRun, step: FlowStep, key: str, amount_minor: int) -> None:
+async def capture(
+    run: OrderRun, step: FlowStep, key: str, amount_minor: int, *, local: bool = False
+) -> None:
     """Capture part or all of the authorization under `key`."""
     order = run.order
     payment = order.payment
     if payment.authorization_id is None or payment.voided:
         raise StepFailed("no authorization to capture against")
-    captured = await workflow.execute_activity_method(
+    captured = await run.call(
         PaymentActivities.capture_payment,
         CaptureRequest(
             order_id=order.order_id,
@@ -77,6 +80,7 @@ async def capture(run: OrderRun, step: FlowStep, key: str, amount_minor: int) ->
             amount_minor=amount_minor,
         ),
         summary=f"capture {amount_minor} {order.currency}",
+        local=local,
         **run.activity_options(step, activity_options.PAYMENT),
     )
     payment.captured_minor += captured.amount_minor
@@ -87,7 +91,7 @@ async def capture_payment(run: OrderRun, step: FlowStep) -> None:
     """Capture the whole order at once (Shopify's automatic capture at checkout)."""
     due = run.order.total_minor - run.order.payment.captured_minor
     if due > 0:
-        await capture(run, step, run.key(step), due)
+        await capture(run, step, run.key(step), due, local=True)
 
 
 async def await_release(run: OrderRun, step: FlowStep) -> None:

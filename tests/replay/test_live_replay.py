@@ -1,0 +1,54 @@
+"""A live order's history replays, even when its first shipment's booking answers last.
+
+The recorded histories in `tests/histories/` came from the scenarios' usual timing; this
+one makes the carrier slow for the first of two shipments, so the order's local
+activities (bookings, journal batches) finish in a different order than they were asked
+for, then replays the finished order with the worker's own workflow runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from adapters.carrier import Booking, SimulatedCarrier
+from tests.conftest import running_stack
+from tests.orders import order_body, place, wait_for_status
+from workers.main import WORKFLOWS, workflow_runner
+
+
+class FirstBookingAnswersLast(SimulatedCarrier):
+    async def book(self, *, shipment_id: str, **request) -> Booking:  # noqa: ANN003
+        if shipment_id.endswith("-1"):
+            await asyncio.sleep(0.5)
+        return await super().book(shipment_id=shipment_id, **request)
+
+
+async def test_an_order_whose_shipments_book_out_of_order_replays(temporal_env, sqlite_url) -> None:
+    async with running_stack(
+        temporal_env, sqlite_url, make_carrier=FirstBookingAnswersLast
+    ) as stack:
+        async with stack.http() as http:
+            placed = await place(
+                http,
+                order_body(
+                    lines=[
+                        {"sku": "MUG-CERAMIC", "quantity": 2},  # from EWR
+                        {"sku": "LAMP-DESK", "quantity": 1},  # from LAX
+                    ]
+                ),
+            )
+            view = await wait_for_status(http, placed["order_id"], "COMPLETED", "FAILED")
+        assert view["status"] == "COMPLETED"
+        assert len(view["shipments"]) == 2
+        handle = stack.client.get_workflow_handle(f"order-{placed['order_id']}")
+        history = await handle.fetch_history()
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        data_converter=pydantic_data_converter,
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, repr(result.replay_failure)
