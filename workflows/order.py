@@ -482,9 +482,10 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
         With several in flight (two shipments booking, the journal writer beside a step)
         their markers follow the order they happened to finish in, and a worker that picks
         the order up after another died must replay exactly that. Under the fault drill and
-        the worker-kill test that went wrong about once in four runs (a nondeterminism
-        error on a local activity, a task failing on a result it could not decode). One at
-        a time, the markers follow the code's own order, and neither has come back.
+        the worker-kill test that went wrong in three runs out of about twenty (a
+        nondeterminism error on a local activity, a task failing on a result it could not
+        decode). One at a time, the markers follow the code's own order, and neither has
+        come back.
         """
         async with self._local_lane:
             return await workflow.execute_local_activity_method(activity, arg, **options)
