@@ -5,7 +5,9 @@ Appends are idempotent: a retried batch inserts nothing it already wrote.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+import functools
+
+from sqlalchemy import Executable, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.events import JournalEvent
@@ -41,8 +43,14 @@ async def append(store: Store, events: list[JournalEvent], view: OrderView | Non
             # The snapshot belongs to one order's batch: a mixed call (tests) carries none.
             if snapshot is not None:
                 rows[-1]["snapshot"] = snapshot.model_dump(mode="json")
-            await session.execute(store.insert(OrderEvent).values(rows).on_conflict_do_nothing())
+            await session.execute(_insert_events(store.dialect), rows)
             await project(session, fresh, snapshot)
+
+
+@functools.cache
+def _insert_events(dialect: str) -> Executable:
+    """The journal's insert, its rows passed as parameters so it is compiled once."""
+    return Store.insert_for(dialect, OrderEvent.__table__).on_conflict_do_nothing()
 
 
 async def _resnapshot(session: AsyncSession, view: OrderView, seq: int) -> None:

@@ -9,9 +9,10 @@ nothing; `rebuild` runs the same code over the whole journal, so rebuilt tables 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Executable, Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.events import JournalEvent
@@ -85,27 +86,43 @@ async def project_view(session: AsyncSession, view: OrderView, seq: int) -> None
         "seq": seq,
         "view": view.model_dump(mode="json"),
     }
-    await _upsert_newer(session, OrderListEntry, ["order_id"], row)
-    for line in view.lines:
-        buckets = line.buckets.model_dump()
-        line_row = {"order_id": view.order_id, "line_id": line.line_id, "sku": line.sku}
-        line_row |= {"quantity": line.quantity, "seq": seq} | buckets
-        await _upsert_newer(session, OrderLineBuckets, ["order_id", "line_id"], line_row)
+    await _upsert_newer(session, OrderListEntry, ["order_id"], [row])
+    line_rows = [
+        {"order_id": view.order_id, "line_id": line.line_id, "sku": line.sku}
+        | {"quantity": line.quantity, "seq": seq}
+        | line.buckets.model_dump()
+        for line in view.lines
+    ]
+    await _upsert_newer(session, OrderLineBuckets, ["order_id", "line_id"], line_rows)
 
 
-async def _upsert_newer(session: AsyncSession, table: type, keys: list[str], row: dict) -> None:
-    """Insert the row, or overwrite it unless it comes from an earlier journal event. The same
-    event again overwrites: a retried workflow task's view is the one the order holds."""
-    insert = (
-        Store.insert_for(session.bind.dialect.name, table)
-        .values(row)
-        .on_conflict_do_update(
-            index_elements=keys,
-            set_={name: value for name, value in row.items() if name not in keys},
-            where=table.seq <= row["seq"],
-        )
+async def _upsert_newer(
+    session: AsyncSession, table: type, keys: list[str], rows: list[dict]
+) -> None:
+    """Insert the rows, or overwrite each unless it comes from an earlier journal event. The
+    same event again overwrites: a retried workflow task's view is the one the order holds."""
+    if not rows:
+        return
+    statement = _upsert_statement(
+        session.bind.dialect.name, table.__table__, tuple(keys), tuple(rows[0])
     )
-    await session.execute(insert)
+    await session.execute(statement, rows)
+
+
+@functools.cache
+def _upsert_statement(
+    dialect: str, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]
+) -> Executable:
+    """One statement per table, its rows passed as parameters: built and compiled once
+    (values written into the statement made SQLAlchemy compile every upsert anew, a fifth of
+    the journal's time), and the update takes the proposed row (`excluded`), so the view's
+    JSON is bound once, not twice."""
+    insert = Store.insert_for(dialect, table)
+    return insert.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: insert.excluded[name] for name in columns if name not in keys},
+        where=table.c.seq <= insert.excluded.seq,
+    )
 
 
 async def review_queue(session: AsyncSession) -> list[ReviewQueueEntry]:
