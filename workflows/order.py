@@ -581,10 +581,18 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
 
     def _journal_due(self) -> bool:
         """Whether the writer has something to do: events to write, or (for an in-process
-        order, which upserts from here) search attributes to bring up to date. Every batch
-        carries what piled up while the last one was written, so a burst of local
-        activities makes a few batches rather than one per event."""
-        return self._closing or bool(self._unwritten) or self._shown != self._published
+        order, which upserts from here) search attributes to bring up to date. An in-process
+        order's events wait while its flow runs from one local activity to the next, so a
+        run of steps (fraud score to booking, say) is one batch, written when the flow
+        pauses: at a wait, or on a regular activity or a timer."""
+        if self._closing or self._shown != self._published:
+            return True
+        return bool(self._unwritten) and not self._between_steps()
+
+    def _between_steps(self) -> bool:
+        # Conditions are checked only once every task of the workflow is blocked: the lane
+        # is held then only by a local activity in flight (or one waiting to retry).
+        return self._local_activities and self._local_lane.locked()
 
     async def _journal_writer(self) -> None:
         while True:
@@ -594,6 +602,8 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
                 if self._closing:
                     return
                 continue
+            if self._between_steps() and not self._closing:
+                continue  # woken for the attributes; the events wait for the flow to pause
             async with self._local_lane:
                 # The view rides with the batch so the read model can be rebuilt from the
                 # journal; only the local activity's input changes, which replay does not
