@@ -223,6 +223,19 @@ class License(BaseModel):
     key: str
 
 
+def shipment_id_for(order_id: str, number: int) -> str:
+    """An order numbers its shipments from 1: `{order_id}-{n}`."""
+    return f"{order_id}-{number}"
+
+
+def parse_shipment_id(shipment_id: str) -> tuple[str, int] | None:
+    """The order and the number a shipment id names, or None when it is not one."""
+    order_id, dash, number = shipment_id.rpartition("-")
+    if not (dash and order_id and number.isdigit()):
+        return None
+    return order_id, int(number)
+
+
 class Shipment(BaseModel):
     shipment_id: str
     warehouse: str

@@ -17,7 +17,15 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.orders import AllocatedLine, Allocation, Order, Shipment, ShipmentStatus
+    from domain.orders import (
+        AllocatedLine,
+        Allocation,
+        Order,
+        Shipment,
+        ShipmentStatus,
+        parse_shipment_id,
+        shipment_id_for,
+    )
     from workflows.shipment import (
         CarrierEvent,
         CarrierReport,
@@ -151,11 +159,11 @@ class ShipmentTracking:
         """Whether an id is one this order will give a shipment it has not opened yet.
         (Signals are handled before the run starts, so this cannot ask which kind of
         order this is; an order whose shipments are children never opens one this way.)"""
-        order_id, _, number = shipment_id.rpartition("-")
+        named = parse_shipment_id(shipment_id)
         return (
-            order_id == self.order.order_id
-            and number.isdigit()
-            and int(number) > self._counters.get("shipment", 0)
+            named is not None
+            and named[0] == self.order.order_id
+            and named[1] > self._counters.get("shipment", 0)
         )
 
     def shipment_for(self, allocation: Allocation) -> Shipment | None:
@@ -176,7 +184,7 @@ class ShipmentTracking:
     def open_shipment(self, allocation: Allocation) -> Shipment:
         self._counters["shipment"] = self._counters.get("shipment", 0) + 1
         shipment = Shipment(
-            shipment_id=f"{self.order.order_id}-{self._counters['shipment']}",
+            shipment_id=shipment_id_for(self.order.order_id, self._counters["shipment"]),
             warehouse=allocation.warehouse,
             reservation_id=allocation.reservation_id,
             lines=[item.model_copy() for item in allocation.lines if item.quantity],
@@ -261,7 +269,7 @@ class ShipmentTracking:
             watch.run.change(change)
         else:
             handle = workflow.get_external_workflow_handle_for(
-                ShipmentWorkflow.run, f"shipment-{shipment.shipment_id}"
+                ShipmentWorkflow.run, shipment_workflow_id(shipment.shipment_id)
             )
             await handle.signal(ShipmentWorkflow.change, change)
         answered = lambda: request_id in self._change_results  # noqa: E731
