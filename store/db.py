@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -10,12 +11,18 @@ from datetime import UTC, datetime
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from store.sqlite_inline import inline_connector
+
+# How long a writer waits for another process to release SQLite's write lock.
+LOCK_WAIT_S = 10.0
 
 
 def async_url(url: str) -> str:
@@ -55,12 +62,21 @@ def _tune_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001
     # WAL lets the API read while the worker writes; busy_timeout makes writers queue
     # instead of failing with "database is locked". The driver's own transaction
     # handling is switched off so that `_begin_immediate` decides how a transaction starts.
-    dbapi_connection.isolation_level = None
+    if dbapi_connection.isolation_level is not None:
+        dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _never_wait(dbapi_connection, _record) -> None:  # noqa: ANN001
+    # The writer runs on the event loop (store.sqlite_inline): waiting for the lock in SQLite
+    # would stop the loop, so `Store.transaction` waits for it instead.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
     cursor.close()
 
 
@@ -82,6 +98,12 @@ def tune(engine_sync, *, writer: bool = True) -> None:  # noqa: ANN001
 
 
 def create_engine(url: str, *, writer: bool = True) -> AsyncEngine:
+    if is_sqlite(url) and writer:
+        database = make_url(url).database or ""
+        engine = create_async_engine(async_url(url), async_creator=inline_connector(database))
+        tune(engine.sync_engine, writer=True)
+        event.listen(engine.sync_engine, "connect", _never_wait)
+        return engine
     if is_sqlite(url):
         engine = create_async_engine(async_url(url))
     else:
@@ -123,14 +145,42 @@ class Store:
         SQLite has one writer at a time. Writers of this process queue here, in order, rather
         than in SQLite's busy handler, which polls with sleeps of up to 100 ms and so turns a
         queue of a few dozen writers into seconds of latency (`make bench`). Write
-        transactions never nest, so the lock cannot deadlock.
+        transactions never nest, so the lock cannot deadlock. The transaction then runs on
+        the event loop (`store.sqlite_inline`), once this process has SQLite's write lock.
         """
         if self._write_lock is None:
             async with self.sessions() as session, session.begin():
                 yield session
             return
-        async with self._write_lock, self.sessions() as session, session.begin():
-            yield session
+        async with self._write_lock:
+            session = await self._locked_session()
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            finally:
+                await session.close()
+
+    async def _locked_session(self) -> AsyncSession:
+        """A session whose transaction holds SQLite's write lock (`BEGIN IMMEDIATE`), waited
+        for here while another process (the API, the worker) writes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LOCK_WAIT_S
+        delay = 0.0005
+        while True:
+            session = self.sessions()
+            try:
+                await session.connection()  # begins: BEGIN IMMEDIATE
+                return session
+            except OperationalError as error:
+                await session.close()
+                busy = getattr(error.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+                if not busy or loop.time() > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.01)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
