@@ -143,16 +143,26 @@ class SimulatedCarrier:
 
 
 class CarrierSimulator:
-    """Advances booked shipments through the carrier webhook, like a real carrier would."""
+    """Advances booked shipments through the carrier webhook, like a real carrier would:
+    the events that fall due are sent side by side, up to `concurrency` at a time, rather
+    than each waiting for the answer to the one before (which made the simulator the
+    slowest part of an order under `make bench`)."""
 
     def __init__(
-        self, store: Store, api_url: str, api_key: str, delay_s: float, poll_s: float = 0.2
+        self,
+        store: Store,
+        api_url: str,
+        api_key: str,
+        delay_s: float,
+        poll_s: float = 0.2,
+        concurrency: int = 16,
     ) -> None:
         self.store = store
         self.api_url = api_url
         self.api_key = api_key
         self.delay_s = delay_s
         self.poll_s = poll_s
+        self.concurrency = concurrency
 
     async def run(self) -> None:
         async with httpx.AsyncClient(
@@ -180,25 +190,33 @@ class CarrierSimulator:
                     .limit(100)
                 )
             ).all()
-        advanced = 0
-        for shipment in due:
+        lanes = asyncio.Semaphore(self.concurrency)
+
+        async def send(shipment: CarrierShipment) -> bool:
             status = NEXT_STATUS.get(shipment.status)
             if status is None:
-                continue
-            response = await http.post(
-                f"/shipments/{shipment.shipment_id}/events",
-                json={
-                    "event_id": f"{shipment.shipment_id}:{status}",
-                    "status": status,
-                    "tracking_number": shipment.tracking_number,
-                    "occurred_at": now.isoformat(),
-                },
-            )
+                return False
+            async with lanes:
+                response = await http.post(
+                    f"/shipments/{shipment.shipment_id}/events",
+                    json={
+                        "event_id": f"{shipment.shipment_id}:{status}",
+                        "status": status,
+                        "tracking_number": shipment.tracking_number,
+                        "occurred_at": now.isoformat(),
+                    },
+                )
             if response.status_code >= 500:
-                continue  # try again on the next round
+                return False  # try again on the next round
             await self._advance(shipment.shipment_id, status, accepted=response.is_success)
-            advanced += 1
-        return advanced
+            return True
+
+        # Every send ends before the next round starts, so none is sent twice.
+        sent = await asyncio.gather(*(send(shipment) for shipment in due), return_exceptions=True)
+        for outcome in sent:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return sum(sent)
 
     async def _advance(self, shipment_id: str, status: str, *, accepted: bool) -> None:
         async with self.store.transaction() as session:
