@@ -213,10 +213,12 @@ class CarrierSimulator:
 
         # Every send ends before the next round starts, so none is sent twice.
         sent = await asyncio.gather(*(send(shipment) for shipment in due), return_exceptions=True)
+        advanced = 0
         for outcome in sent:
             if isinstance(outcome, BaseException):
                 raise outcome
-        return sum(sent)
+            advanced += outcome
+        return advanced
 
     async def _advance(self, shipment_id: str, status: str, *, accepted: bool) -> None:
         async with self.store.transaction() as session:

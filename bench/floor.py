@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from oms.settings import Settings
 
-# The floor runs in the order worker's sandbox (`workers.main.workflow_runner`), which passes
+# The floor runs in the order worker's sandbox (`workers.sandbox.workflow_runner`), which passes
 # modules through; the module still imports nothing of the project's at the top.
 
 
@@ -57,7 +57,8 @@ def standard_flow_steps() -> tuple[int, int]:
 def build_floor_worker(client: Client, settings: Settings, task_queue: str) -> Worker:
     from temporalio.worker import Worker
 
-    from workers.main import worker_tuning, workflow_runner
+    from workers.main import worker_tuning
+    from workers.sandbox import workflow_runner
 
     return Worker(
         client,

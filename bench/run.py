@@ -256,7 +256,8 @@ async def replay_phase(options: Options, progress: Progress) -> dict[str, Any]:
     from temporalio.worker import Replayer
 
     from oms.history import history_files, load_history
-    from workers.main import WORKFLOWS, workflow_runner
+    from workers.main import WORKFLOWS
+    from workers.sandbox import workflow_runner
 
     progress.start("replay")
     paths = history_files(options.histories)

@@ -12,7 +12,6 @@ from temporalio.client import Client, Interceptor
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker, WorkerDeploymentConfig
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.catalog import CatalogActivities
 from activities.inventory import InventoryActivities
@@ -30,6 +29,7 @@ from oms.codec import data_converter
 from oms.logs import configure_logging
 from oms.settings import Settings, get_settings
 from store.db import Store
+from workers.sandbox import workflow_runner
 from workflows.order import OrderWorkflow
 from workflows.returns import ReturnWorkflow
 from workflows.rewards import RewardsWorkflow
@@ -60,20 +60,6 @@ def worker_tuning(settings: Settings) -> dict[str, Any]:
 
 
 WORKFLOWS = [OrderWorkflow, ShipmentWorkflow, ReturnWorkflow, RewardsWorkflow]
-
-
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox with every module passed through rather than imported again for each run.
-
-    Re-importing the workflow modules for each new order, shipment and rewards workflow was
-    half of the worker's CPU and most of its memory per open order (`make bench`). The
-    runtime checks stay: `datetime.now()`, `random` and the like still fail a workflow task.
-    What is given up is isolation of module state between runs, so modules under
-    `workflows/` and `domain/` keep none (constants and registries only).
-    """
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
-    )
 
 
 def build_worker(

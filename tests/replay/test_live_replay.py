@@ -16,7 +16,8 @@ from temporalio.worker import Replayer
 from adapters.carrier import Booking, SimulatedCarrier
 from tests.conftest import running_stack
 from tests.orders import order_body, place, wait_for_status
-from workers.main import WORKFLOWS, workflow_runner
+from workers.main import WORKFLOWS
+from workers.sandbox import workflow_runner
 
 
 class FirstBookingAnswersLast(SimulatedCarrier):

@@ -14,7 +14,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from oms.history import history_files, load_history
-from workers.main import WORKFLOWS, workflow_runner
+from workers.main import WORKFLOWS
+from workers.sandbox import workflow_runner
 
 HISTORIES_DIR = Path(__file__).resolve().parent.parent / "histories"
 HISTORIES = history_files(HISTORIES_DIR)
