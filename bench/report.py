@@ -176,7 +176,7 @@ def table(result: dict[str, Any]) -> str:
             "worker_kb_per_open_order",
         ),
         (
-            "  worker RSS before → after",
+            "  workers' RSS before → after (all processes)",
             f"{f['worker_rss_before_kb'] / 1024:.1f} → {f['worker_rss_after_kb'] / 1024:.1f} MB",
             "",
             "",
@@ -226,6 +226,8 @@ def header(result: dict[str, Any]) -> str:
         f"Temporal OMS benchmark · {m['cpus_usable']} CPUs ({m['cpu_model']}){memory} · "
         f"Python {m['python']} · temporalio {m['temporalio']}\n"
         f"stack: {s['description']}\n"
+        f"worker processes: {s['worker'].get('processes', 1)} each for the orders and the floor "
+        f"(OMS_WORKER_PROCESSES)\n"
         f"orders run: OMS_CARRIER_DELAY_S={s['carrier_delay_s']:g}, "
         f"OMS_RETURN_WINDOW_S={s['return_window_s']} (so orders reach COMPLETED); "
         f"open orders: OMS_CARRIER_DELAY_S={s['open_carrier_delay_s']:g}\n"

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -102,13 +103,15 @@ class CpuMeter:
         self.first = stack.cpu() | {"bench": time.process_time()}
 
     def read(self) -> dict[str, float]:
+        """Cores per kind of process: a worker's processes (`worker`, `worker-2`, ...) summed."""
         wall = time.monotonic() - self.begun
         now = self.stack.cpu() | {"bench": time.process_time()}
-        return {
-            name: round((now[name] - self.first[name]) / wall, 3)
-            for name in now
-            if name in self.first and wall > 0
-        }
+        cores: dict[str, float] = {}
+        for name in now:
+            if name in self.first and wall > 0:
+                kind = re.sub(r"-\d+$", "", name)
+                cores[kind] = cores.get(kind, 0.0) + (now[name] - self.first[name]) / wall
+        return {kind: round(value, 3) for kind, value in cores.items()}
 
 
 async def run_concurrently(
@@ -302,7 +305,7 @@ async def floor_phase(
     client = stack.client
     assert client is not None
     progress.start("floor")
-    await stack.start_floor_worker(FLOOR_QUEUE)
+    await stack.start_floor_workers(FLOOR_QUEUE)
     progress.update("warming up")
     await asyncio.gather(
         *(
@@ -341,7 +344,7 @@ async def floor_phase(
     rate = throughput(options.floor, started_at, closed)
     latencies = [(close - start).total_seconds() for start, close in closed]
     progress.done(f"{rate:.1f} workflows/s")
-    stack.stop("floor-worker")
+    stack.stop_workers("floor-worker")
     return {
         "floor_workflows_per_s": rate,
         "floor_steps": steps,
@@ -359,7 +362,9 @@ def start_profiler(stack: BenchStack, options: Options, progress: Progress):  # 
         raise BenchError("--profile-worker needs py-spy: .venv/bin/pip install '.[bench]'")
     options.profile_worker.parent.mkdir(parents=True, exist_ok=True)
     pid = stack.processes["worker"].pid
-    progress.note(f"py-spy sampling the order worker (pid {pid}) into {options.profile_worker}")
+    progress.note(
+        f"py-spy sampling the first order worker process (pid {pid}) into {options.profile_worker}"
+    )
     return subprocess.Popen(
         [
             py_spy,
@@ -451,14 +456,21 @@ async def worker_metric(port: int, name: str) -> float | None:
     return total
 
 
-async def settled_rss(pid: int, stack: BenchStack, quiet_s: float = 1.0) -> int:
-    """The worker's RSS once it stops moving: two readings `quiet_s` apart within 1%."""
+async def cached_workflows(ports: list[int]) -> float | None:
+    """Workflows in the sticky caches of the worker processes exporting on `ports`."""
+    counts = [await worker_metric(port, "temporal_sticky_cache_size") for port in ports]
+    return None if None in counts else sum(c for c in counts if c is not None)
+
+
+async def settled_rss(pids: list[int], stack: BenchStack, quiet_s: float = 1.0) -> int:
+    """The workers' RSS, summed, once it stops moving: two readings `quiet_s` apart within
+    1%."""
     await asyncio.sleep(quiet_s)
-    last = rss_kb(pid)
+    last = sum(rss_kb(pid) for pid in pids)
     for _ in range(20):
         await asyncio.sleep(quiet_s)
         stack.check_alive()
-        now = rss_kb(pid)
+        now = sum(rss_kb(pid) for pid in pids)
         if abs(now - last) <= last / 100:
             return now
         last = now
@@ -489,18 +501,22 @@ async def open_orders_phase(
     assert client is not None
     progress.start("open orders")
     progress.update(f"restarting the worker with OMS_CARRIER_DELAY_S={OPEN_CARRIER_DELAY_S:g}")
-    stack.stop("worker")
-    metrics_port = free_port()
-    worker = await stack.start_order_worker(
-        OMS_CARRIER_DELAY_S=f"{OPEN_CARRIER_DELAY_S:g}",
-        OMS_WORKER_METRICS_PORT=str(metrics_port),
+    stack.stop_workers("worker")
+    metrics_ports = [free_port() for _ in range(stack.worker_processes)]
+    workers = await stack.start_order_workers(
+        lambda index: {
+            "OMS_CARRIER_DELAY_S": f"{OPEN_CARRIER_DELAY_S:g}",
+            "OMS_WORKER_METRICS_PORT": str(metrics_ports[index]),
+        }
     )
-    # Warm-up orders (open too) load the workflow code into the new worker before the
-    # baseline reading; they are not counted in the per-order figure.
-    await place_many(stack, "cus_bench_open_warmup", WARMUP, WARMUP)
-    await wait_for_booked(stack, WARMUP, progress, timeout=120)
-    before = await settled_rss(worker.pid, stack)
-    cached_before = await worker_metric(metrics_port, "temporal_sticky_cache_size") or 0
+    pids = [worker.pid for worker in workers]
+    # Warm-up orders (open too) load the workflow code into every new worker process before
+    # the baseline reading; they are not counted in the per-order figure.
+    warmup = WARMUP * len(workers)
+    await place_many(stack, "cus_bench_open_warmup", warmup, warmup)
+    await wait_for_booked(stack, warmup, progress, timeout=120)
+    before = await settled_rss(pids, stack)
+    cached_before = await cached_workflows(metrics_ports) or 0
     retried = RETRIES["503"]
     meter = CpuMeter(stack)
     placed = await place_many(
@@ -508,11 +524,11 @@ async def open_orders_phase(
     )
     cpu = meter.read()
     await wait_for_booked(
-        stack, WARMUP + options.open_orders, progress, timeout=120 + options.open_orders
+        stack, warmup + options.open_orders, progress, timeout=120 + options.open_orders
     )
     progress.update("letting the worker settle")
-    after = await settled_rss(worker.pid, stack)
-    cached = await worker_metric(metrics_port, "temporal_sticky_cache_size")
+    after = await settled_rss(pids, stack)
+    cached = await cached_workflows(metrics_ports)
     latencies_ms = [took * 1000 for took, _ in placed]
 
     # Queries on the first order placed: the one most likely to have left the cache.
@@ -593,6 +609,7 @@ def worker_settings(stack: BenchStack) -> dict[str, Any]:
         "max_concurrent_activities": value("max_concurrent_activities"),
         "workflow_task_pollers": value("workflow_task_poller_behavior"),
         "activity_task_pollers": value("activity_task_poller_behavior"),
+        "processes": stack.worker_processes,
         "set_by_environment": sorted(tuned),
     }
 
@@ -625,7 +642,7 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
         progress.update("API")
         await stack.start_api()
         progress.update("worker")
-        await stack.start_order_worker()
+        await stack.start_order_workers()
         progress.done(f"up in {stack.root}")
         worker = worker_settings(stack)
         figures |= await floor_phase(stack, options, steps, progress)
@@ -650,7 +667,7 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
         "options": options.as_json(),
         "stack": {
             "description": "temporal server start-dev (SQLite file, WAL), API (uvicorn), "
-            "order worker and floor worker, each a process, on free ports",
+            "order worker and floor worker, each in its own processes, on free ports",
             "standard_flow_version": flow_version,
             "carrier_delay_s": ORDER_CARRIER_DELAY_S,
             "return_window_s": RETURN_WINDOW_S,

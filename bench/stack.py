@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -177,15 +178,32 @@ class BenchStack:
         await self.wait_for_pollers(task_queue, process, name)
         return process
 
-    async def start_order_worker(self, **env: str) -> subprocess.Popen:
-        return await self.start_worker(
-            "worker", [sys.executable, "-m", "workers.main"], "orders", **env
-        )
+    @property
+    def worker_processes(self) -> int:
+        """How many processes each worker runs, as `oms run` starts them
+        (`OMS_WORKER_PROCESSES`, default 1): the same for both."""
+        return self.settings().worker_processes
 
-    async def start_floor_worker(self, task_queue: str) -> subprocess.Popen:
-        return await self.start_worker(
-            "floor-worker", [sys.executable, "-m", "bench.floor", task_queue], task_queue
-        )
+    async def start_order_workers(
+        self, env_of: Callable[[int], dict[str, str]] = lambda _: {}
+    ) -> list[subprocess.Popen]:
+        """The order worker's processes (`worker`, `worker-2`, ...); `env_of(index)` adds to
+        each one's environment."""
+        return [
+            await self.start_worker(name, launcher.WORKER_COMMAND, "orders", **env_of(index))
+            for index, name in enumerate(launcher.worker_names(self.worker_processes))
+        ]
+
+    async def start_floor_workers(self, task_queue: str) -> list[subprocess.Popen]:
+        command = [sys.executable, "-m", "bench.floor", task_queue]
+        return [
+            await self.start_worker(name, command, task_queue)
+            for name in launcher.worker_names(self.worker_processes, "floor-worker")
+        ]
+
+    def stop_workers(self, name: str) -> None:
+        for each in launcher.worker_names(self.worker_processes, name):
+            self.stop(each)
 
     async def wait_for_pollers(
         self, task_queue: str, process: subprocess.Popen, name: str, timeout: float = 60

@@ -41,6 +41,23 @@ def temporal_binary() -> str:
     return found
 
 
+WORKER_COMMAND = [sys.executable, "-m", "workers.main"]
+
+
+def worker_names(count: int, name: str = "worker") -> list[str]:
+    """`worker`, `worker-2`, ...: the processes of one kind of worker."""
+    return [name if index == 0 else f"{name}-{index + 1}" for index in range(count)]
+
+
+def worker_env(env: dict[str, str], index: int) -> dict[str, str]:
+    """The environment of the `index`th worker process: each exports its SDK metrics on a
+    port of its own, the next after the one before (`OMS_WORKER_METRICS_PORT` + index)."""
+    port = env.get("OMS_WORKER_METRICS_PORT")
+    if not port or index == 0:
+        return env
+    return env | {"OMS_WORKER_METRICS_PORT": str(int(port) + index)}
+
+
 def dev_server_command(settings: Settings) -> list[str]:
     data_dir = settings.data_dir.resolve()
     command = [
@@ -229,10 +246,13 @@ def run(settings: Settings) -> int:
         )
         processes.append(("api", api))
         wait_for_health(settings.resolved_api_url, api)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "workers.main"], env=env, start_new_session=True
-        )
-        processes.append(("worker", worker))
+        # Worker processes poll the same task queue, each running its orders' Python on
+        # a core of its own (OMS_WORKER_PROCESSES, default 1).
+        for index, name in enumerate(worker_names(settings.worker_processes)):
+            worker = subprocess.Popen(
+                WORKER_COMMAND, env=worker_env(env, index), start_new_session=True
+            )
+            processes.append((name, worker))
         print_banner(
             settings,
             env["OMS_API_KEYS"],
@@ -259,8 +279,10 @@ def print_banner(
         if settings.temporal_address is None
         else "(the Web UI of your Temporal server)"
     )
+    workers = settings.worker_processes
     worker_metrics = (
         f"   worker: http://{settings.worker_metrics_host}:{worker_metrics_port}/metrics"
+        + (f" (and the {workers - 1} next ports)" if workers > 1 else "")
         if worker_metrics_port
         else ""
     )
@@ -270,6 +292,7 @@ Temporal OMS is up.
   API docs   {settings.resolved_api_url}/docs
   Web UI     {ui}   (filter: OrderStatus="DELIVERED")
   Temporal   {settings.resolved_temporal_address}
+  Workers    {workers} process{"es" if workers > 1 else ""} on task queue {settings.task_queue}
   Data       {settings.data_dir.resolve()}
   API keys   {api_keys}{"   (development keys; set OMS_API_KEYS)" if not settings.api_keys else ""}
   Metrics    {settings.resolved_api_url}/metrics{worker_metrics}{codec}

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     worker_max_concurrent_activities: int | None = Field(None, gt=0)
     worker_workflow_task_pollers: int | None = Field(None, gt=0)
     worker_activity_task_pollers: int | None = Field(None, gt=0)
+    # Worker processes `oms run` starts on the task queue. One process runs its Python on one
+    # core at a time (the GIL), so a machine with cores to spare can run more; on two cores
+    # shared with the server and the API, two were slower than one (`make bench`).
+    worker_processes: int = Field(1, ge=1, le=64)
     # Payload encryption (oms/codec.py): the current key (`base64` or `id:base64` of 32 bytes),
     # older keys kept for decoding only, and the API's codec endpoint for the Web UI.
     payload_key: SecretStr | None = None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
 from temporalio.testing import WorkflowEnvironment
 
-from oms.launcher import dev_server_command, ensure_search_attributes
+from oms.launcher import dev_server_command, ensure_search_attributes, worker_env, worker_names
 from oms.settings import Settings
 from tests.conftest import TEMPORAL
 from workflows import search_attributes
@@ -37,3 +39,21 @@ async def test_attributes_missing_from_an_older_data_directory_are_added() -> No
         assert await ensure_search_attributes(address, "default") == []
     finally:
         await env.shutdown()
+
+
+def test_one_worker_process_unless_told() -> None:
+    assert Settings().worker_processes == 1
+    assert Settings(worker_processes=3).worker_processes == 3
+    with pytest.raises(ValidationError, match="worker_processes"):
+        Settings(worker_processes=0)
+
+
+def test_each_worker_process_has_a_name_and_a_metrics_port_of_its_own() -> None:
+    assert worker_names(3) == ["worker", "worker-2", "worker-3"]
+    assert worker_names(1, "floor-worker") == ["floor-worker"]
+    env = {"OMS_WORKER_METRICS_PORT": "9464", "OMS_TASK_QUEUE": "orders"}
+    ports = [worker_env(env, index)["OMS_WORKER_METRICS_PORT"] for index in range(3)]
+    assert ports == ["9464", "9465", "9466"]
+    assert worker_env(env, 2)["OMS_TASK_QUEUE"] == "orders"
+    assert env["OMS_WORKER_METRICS_PORT"] == "9464"  # the launcher's own stays as it was
+    assert "OMS_WORKER_METRICS_PORT" not in worker_env({"OMS_TASK_QUEUE": "orders"}, 1)
