@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -23,6 +25,8 @@ from store.sqlite_inline import inline_connector
 
 # How long a writer waits for another process to release SQLite's write lock.
 LOCK_WAIT_S = 10.0
+
+T = TypeVar("T")
 
 
 def async_url(url: str) -> str:
@@ -153,7 +157,7 @@ class Store:
                 yield session
             return
         async with self._write_lock:
-            session = await self._locked_session()
+            session = await self._once_locked(self._begin_session)
             try:
                 yield session
                 await session.commit()
@@ -163,19 +167,55 @@ class Store:
             finally:
                 await session.close()
 
-    async def _locked_session(self) -> AsyncSession:
-        """A session whose transaction holds SQLite's write lock (`BEGIN IMMEDIATE`), waited
-        for here while another process (the API, the worker) writes."""
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction on a bare connection, for statements without the ORM: the
+        journal's appends, several per order, skip the session's unit of work and identity
+        map, a good part of the worker's time in SQLAlchemy (`make bench`). The same lock and
+        commit rules as `transaction`."""
+        if self._write_lock is None:
+            async with self.engine.begin() as connection:
+                yield connection
+            return
+        async with self._write_lock:
+            connection = await self._once_locked(self._begin_connection)
+            try:
+                yield connection
+                await connection.commit()
+            except BaseException:
+                await connection.rollback()
+                raise
+            finally:
+                await connection.close()
+
+    async def _begin_session(self) -> AsyncSession:
+        session = self.sessions()
+        try:
+            await session.connection()  # begins: BEGIN IMMEDIATE
+        except BaseException:
+            await session.close()
+            raise
+        return session
+
+    async def _begin_connection(self) -> AsyncConnection:
+        connection = await self.engine.connect()
+        try:
+            await connection.begin()  # BEGIN IMMEDIATE
+        except BaseException:
+            await connection.close()
+            raise
+        return connection
+
+    async def _once_locked(self, begin: Callable[[], Awaitable[T]]) -> T:
+        """A transaction begun by `begin` once it holds SQLite's write lock (`BEGIN
+        IMMEDIATE`), waited for here while another process (the API, the worker) writes."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + LOCK_WAIT_S
         delay = 0.0005
         while True:
-            session = self.sessions()
             try:
-                await session.connection()  # begins: BEGIN IMMEDIATE
-                return session
+                return await begin()
             except OperationalError as error:
-                await session.close()
                 busy = getattr(error.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
                 if not busy or loop.time() > deadline:
                     raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 
 from sqlalchemy import Executable, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import JournalEvent
 from domain.orders import OrderView
@@ -21,7 +21,7 @@ async def append(store: Store, events: list[JournalEvent], view: OrderView | Non
     """Write the events not yet written; `view` is the order after the last of them."""
     if not events:
         return
-    async with store.transaction() as session:
+    async with store.connection() as session:
         for order_id in dict.fromkeys(event.order_id for event in events):
             seen = await session.scalar(
                 select(func.max(OrderEvent.seq)).where(OrderEvent.order_id == order_id)
@@ -53,7 +53,7 @@ def _insert_events(dialect: str) -> Executable:
     return Store.insert_for(dialect, OrderEvent.__table__).on_conflict_do_nothing()
 
 
-async def _resnapshot(session: AsyncSession, view: OrderView, seq: int) -> None:
+async def _resnapshot(session: AsyncConnection, view: OrderView, seq: int) -> None:
     written = await session.execute(
         update(OrderEvent)
         .where(OrderEvent.order_id == view.order_id, OrderEvent.seq == seq)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from sqlalchemy import Executable, Table, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Executable, Table, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.events import JournalEvent
 from domain.orders import OrderView
@@ -24,8 +24,13 @@ REVIEW_CLOSED = {"ReviewDecided", "OrderCancelled", "OrderFailed", "OrderComplet
 PROJECTION_TABLES = (ReviewQueueEntry, OrderListEntry, OrderLineBuckets)
 
 
+# The journal appends on a bare connection (`Store.connection`); `rebuild` and tests on a
+# session. Both execute the same Core statements.
+Executor = AsyncConnection | AsyncSession
+
+
 async def project(
-    session: AsyncSession, events: list[JournalEvent], view: OrderView | None = None
+    session: Executor, events: list[JournalEvent], view: OrderView | None = None
 ) -> None:
     """Apply one order's freshly written events (and the view after them) to the read model."""
     for event in events:
@@ -34,13 +39,13 @@ async def project(
         await project_view(session, view, seq=events[-1].seq)
 
 
-async def _review_queue(session: AsyncSession, event: JournalEvent) -> None:
+async def _review_queue(session: Executor, event: JournalEvent) -> None:
     if event.type == "ReviewRequested":
         await session.execute(
             delete(ReviewQueueEntry).where(ReviewQueueEntry.order_id == event.order_id)
         )
-        session.add(
-            ReviewQueueEntry(
+        await session.execute(
+            insert(ReviewQueueEntry).values(
                 order_id=event.order_id,
                 step=event.data.get("step", ""),
                 kind=event.data.get("kind", "step_failed"),
@@ -49,7 +54,6 @@ async def _review_queue(session: AsyncSession, event: JournalEvent) -> None:
                 escalated=False,
             )
         )
-        await session.flush()
     elif event.type == "ReviewEscalated":
         await session.execute(
             update(ReviewQueueEntry)
@@ -62,7 +66,7 @@ async def _review_queue(session: AsyncSession, event: JournalEvent) -> None:
         )
 
 
-async def project_view(session: AsyncSession, view: OrderView, seq: int) -> None:
+async def project_view(session: Executor, view: OrderView, seq: int) -> None:
     """The order list row and line buckets from the order's view as of journal event `seq`."""
     row = {
         "order_id": view.order_id,
@@ -96,16 +100,13 @@ async def project_view(session: AsyncSession, view: OrderView, seq: int) -> None
     await _upsert_newer(session, OrderLineBuckets, ["order_id", "line_id"], line_rows)
 
 
-async def _upsert_newer(
-    session: AsyncSession, table: type, keys: list[str], rows: list[dict]
-) -> None:
+async def _upsert_newer(session: Executor, table: type, keys: list[str], rows: list[dict]) -> None:
     """Insert the rows, or overwrite each unless it comes from an earlier journal event. The
     same event again overwrites: a retried workflow task's view is the one the order holds."""
     if not rows:
         return
-    statement = _upsert_statement(
-        session.bind.dialect.name, table.__table__, tuple(keys), tuple(rows[0])
-    )
+    bind = session.bind if isinstance(session, AsyncSession) else session
+    statement = _upsert_statement(bind.dialect.name, table.__table__, tuple(keys), tuple(rows[0]))
     await session.execute(statement, rows)
 
 
