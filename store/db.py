@@ -26,7 +26,8 @@ from store.sqlite_inline import inline_connector
 # How long a writer waits for another process to release SQLite's write lock.
 LOCK_WAIT_S = 10.0
 
-T = TypeVar("T")
+# A write transaction as it is handed out: an ORM session or a bare connection.
+Tx = TypeVar("Tx", AsyncSession, AsyncConnection)
 
 
 def async_url(url: str) -> str:
@@ -78,7 +79,7 @@ def _tune_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001
 
 def _never_wait(dbapi_connection, _record) -> None:  # noqa: ANN001
     # The writer runs on the event loop (store.sqlite_inline): waiting for the lock in SQLite
-    # would stop the loop, so `Store.transaction` waits for it instead.
+    # would stop the loop, so `Store._once_locked` waits for it instead.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=0")
     cursor.close()
@@ -156,16 +157,8 @@ class Store:
             async with self.sessions() as session, session.begin():
                 yield session
             return
-        async with self._write_lock:
-            session = await self._once_locked(self._begin_session)
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
-            finally:
-                await session.close()
+        async with self._locked(self._begin_session) as session:
+            yield session
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:
@@ -177,16 +170,24 @@ class Store:
             async with self.engine.begin() as connection:
                 yield connection
             return
+        async with self._locked(self._begin_connection) as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def _locked(self, begin: Callable[[], Awaitable[Tx]]) -> AsyncIterator[Tx]:
+        """SQLite: this process's turn, then SQLite's write lock, then the caller's work,
+        committed on success and rolled back on error."""
+        assert self._write_lock is not None
         async with self._write_lock:
-            connection = await self._once_locked(self._begin_connection)
+            transaction = await self._once_locked(begin)
             try:
-                yield connection
-                await connection.commit()
+                yield transaction
+                await transaction.commit()
             except BaseException:
-                await connection.rollback()
+                await transaction.rollback()
                 raise
             finally:
-                await connection.close()
+                await transaction.close()
 
     async def _begin_session(self) -> AsyncSession:
         session = self.sessions()
@@ -206,7 +207,7 @@ class Store:
             raise
         return connection
 
-    async def _once_locked(self, begin: Callable[[], Awaitable[T]]) -> T:
+    async def _once_locked(self, begin: Callable[[], Awaitable[Tx]]) -> Tx:
         """A transaction begun by `begin` once it holds SQLite's write lock (`BEGIN
         IMMEDIATE`), waited for here while another process (the API, the worker) writes."""
         loop = asyncio.get_running_loop()

@@ -21,9 +21,9 @@ async def append(store: Store, events: list[JournalEvent], view: OrderView | Non
     """Write the events not yet written; `view` is the order after the last of them."""
     if not events:
         return
-    async with store.connection() as session:
+    async with store.connection() as connection:
         for order_id in dict.fromkeys(event.order_id for event in events):
-            seen = await session.scalar(
+            seen = await connection.scalar(
                 select(func.max(OrderEvent.seq)).where(OrderEvent.order_id == order_id)
             )
             mine = [e for e in events if e.order_id == order_id]
@@ -34,7 +34,7 @@ async def append(store: Store, events: list[JournalEvent], view: OrderView | Non
                 # made it was retried (its worker died after writing), the events were made
                 # again at a later time, so the view they carry is the one the order now holds.
                 if snapshot is not None:
-                    await _resnapshot(session, snapshot, mine[-1].seq)
+                    await _resnapshot(connection, snapshot, mine[-1].seq)
                 continue
             rows = [
                 event.model_dump(mode="python") | {"at": utc(event.at), "snapshot": None}
@@ -43,8 +43,8 @@ async def append(store: Store, events: list[JournalEvent], view: OrderView | Non
             # The snapshot belongs to one order's batch: a mixed call (tests) carries none.
             if snapshot is not None:
                 rows[-1]["snapshot"] = snapshot.model_dump(mode="json")
-            await session.execute(_insert_events(store.dialect), rows)
-            await project(session, fresh, snapshot)
+            await connection.execute(_insert_events(store.dialect), rows)
+            await project(connection, fresh, snapshot)
 
 
 @functools.cache
@@ -53,15 +53,15 @@ def _insert_events(dialect: str) -> Executable:
     return Store.insert_for(dialect, OrderEvent.__table__).on_conflict_do_nothing()
 
 
-async def _resnapshot(session: AsyncConnection, view: OrderView, seq: int) -> None:
-    written = await session.execute(
+async def _resnapshot(connection: AsyncConnection, view: OrderView, seq: int) -> None:
+    written = await connection.execute(
         update(OrderEvent)
         .where(OrderEvent.order_id == view.order_id, OrderEvent.seq == seq)
         .where(OrderEvent.snapshot.is_not(None))
         .values(snapshot=view.model_dump(mode="json"))
     )
     if written.rowcount:
-        await project_view(session, view, seq)
+        await project_view(connection, view, seq)
 
 
 async def read(store: Store, order_id: str, after_seq: int = 0) -> list[JournalEvent]:
