@@ -95,6 +95,17 @@ def temporal_ui_url(temporal_env: WorkflowEnvironment) -> str:
     return TEMPORAL_UI_URL
 
 
+@pytest.fixture
+async def own_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A SQLite store of the test's own, migrated and empty: for tests that look at every
+    row of a table, or hold its write lock."""
+    url = f"sqlite:///{tmp_path / 'oms.db'}"
+    await asyncio.to_thread(upgrade, url)
+    store = Store(url)
+    yield store
+    await store.close()
+
+
 async def new_store(url: str) -> Store:
     await asyncio.to_thread(upgrade, url)
     store = Store(url)

@@ -6,29 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from adapters.carrier import CarrierSimulator, SimulatedCarrier
 from domain.orders import Address
 from store.db import Store
-from store.migrate import upgrade
 from store.tables import CarrierShipment
 
 ADDRESS = Address(name="Ann", line1="1 Main St", city="Springfield", postal_code="1", country="US")
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite:///{tmp_path / 'oms.db'}"
-    await asyncio.to_thread(upgrade, url)
-    store = Store(url)
-    yield store
-    await store.close()
 
 
 class Webhook:
@@ -51,8 +38,8 @@ class Webhook:
         return httpx.Response(409 if shipment_id == self.refuse else 202)
 
 
-async def book(store: Store, count: int) -> list[str]:
-    carrier = SimulatedCarrier(store, delay_s=0)
+async def book(own_store: Store, count: int) -> list[str]:
+    carrier = SimulatedCarrier(own_store, delay_s=0)
     ids = [f"ord_sim-{n}" for n in range(1, count + 1)]
     for shipment_id in ids:
         await carrier.book(
@@ -61,38 +48,38 @@ async def book(store: Store, count: int) -> list[str]:
     return ids
 
 
-async def statuses(store: Store) -> dict[str, str]:
-    async with store.read() as session:
+async def statuses(own_store: Store) -> dict[str, str]:
+    async with own_store.read() as session:
         rows = await session.scalars(select(CarrierShipment))
         return {row.shipment_id: row.status for row in rows}
 
 
-async def test_due_events_go_out_side_by_side_each_once(store: Store) -> None:
-    ids = await book(store, 10)
+async def test_due_events_go_out_side_by_side_each_once(own_store: Store) -> None:
+    ids = await book(own_store, 10)
     webhook = Webhook()
-    simulator = CarrierSimulator(store, "http://oms.test", "key", delay_s=0, concurrency=4)
+    simulator = CarrierSimulator(own_store, "http://oms.test", "key", delay_s=0, concurrency=4)
     async with httpx.AsyncClient(
         transport=httpx.MockTransport(webhook), base_url="http://oms.test"
     ) as http:
         assert await simulator.advance_due(http) == 10
-        assert await statuses(store) == dict.fromkeys(ids, "dispatched")
+        assert await statuses(own_store) == dict.fromkeys(ids, "dispatched")
         assert await simulator.advance_due(http) == 10
         assert await simulator.advance_due(http) == 0  # delivered: nothing more to send
-    assert await statuses(store) == dict.fromkeys(ids, "delivered")
+    assert await statuses(own_store) == dict.fromkeys(ids, "delivered")
     assert webhook.events == Counter(
         {(shipment_id, status): 1 for shipment_id in ids for status in ("dispatched", "delivered")}
     )
     assert webhook.most_in_flight == 4  # side by side, never more than the concurrency
 
 
-async def test_a_refused_event_stops_that_shipment_only(store: Store) -> None:
-    ids = await book(store, 3)
+async def test_a_refused_event_stops_that_shipment_only(own_store: Store) -> None:
+    ids = await book(own_store, 3)
     webhook = Webhook(refuse=ids[0])
-    simulator = CarrierSimulator(store, "http://oms.test", "key", delay_s=0)
+    simulator = CarrierSimulator(own_store, "http://oms.test", "key", delay_s=0)
     async with httpx.AsyncClient(
         transport=httpx.MockTransport(webhook), base_url="http://oms.test"
     ) as http:
         await simulator.advance_due(http)
         await simulator.advance_due(http)
-    assert await statuses(store) == {ids[0]: "booked", ids[1]: "delivered", ids[2]: "delivered"}
+    assert await statuses(own_store) == {ids[0]: "booked", ids[1]: "delivered", ids[2]: "delivered"}
     assert webhook.events[(ids[0], "dispatched")] == 1  # refused once, not sent again
