@@ -64,8 +64,9 @@ def is_sqlite(url: str) -> bool:
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001
-    # WAL lets the API read while the worker writes; busy_timeout makes writers queue
-    # instead of failing with "database is locked". The driver's own transaction
+    # WAL lets the API read while the worker writes; busy_timeout makes a connection wait
+    # its turn instead of failing with "database is locked" (the writer's is then set to 0,
+    # see `_never_wait`). The driver's own transaction
     # handling is switched off so that `_begin_immediate` decides how a transaction starts.
     if dbapi_connection.isolation_level is not None:
         dbapi_connection.isolation_level = None
