@@ -75,6 +75,7 @@ FIGURES = (
     "orders_per_s",
     "order_latency_p50_s",
     "ratio",
+    "cpu_cost_ratio",
     "post_p50_ms",
     "post_p99_ms",
     "post_paced_rate_per_s",
@@ -132,6 +133,15 @@ def _verdict(targets: dict[str, dict[str, Any]], key: str) -> str:
     return {True: "pass", False: "MISS", None: "n/a"}[outcome]
 
 
+def _by_process(ms: dict[str, float]) -> str:
+    """`temporal 40 · worker 21 ms`: the processes that used at least a millisecond."""
+    parts = sorted(
+        ((kind, value) for kind, value in ms.items() if kind != "total" and value >= 1),
+        key=lambda part: -part[1],
+    )
+    return " · ".join(f"{kind} {value:.0f}" for kind, value in parts) + " ms"
+
+
 def table(result: dict[str, Any]) -> str:
     """The figures as aligned text, with each target and its verdict."""
     f = result
@@ -157,6 +167,15 @@ def table(result: dict[str, Any]) -> str:
             "",
         ),
         ("ratio orders/s ÷ floor workflows/s", f"{f['ratio']:.3f}", "≥ 1.0", "ratio"),
+        (
+            "  CPU per floor workflow / per order",
+            f"{f['cpu_ms_per_floor_workflow']['total']:.0f} / "
+            f"{f['cpu_ms_per_order']['total']:.0f} ms (ratio {f['cpu_cost_ratio']:.3f})",
+            "",
+            "",
+        ),
+        ("    floor, by process", _by_process(f["cpu_ms_per_floor_workflow"]), "", ""),
+        ("    order, by process", _by_process(f["cpu_ms_per_order"]), "", ""),
         (
             f"POST /orders p50 / p99 ({opts['clients']} clients)",
             f"{f['post_p50_ms']:.1f} / {f['post_p99_ms']:.1f} ms",

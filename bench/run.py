@@ -101,17 +101,30 @@ class CpuMeter:
         self.stack = stack
         self.begun = time.monotonic()
         self.first = stack.cpu() | {"bench": time.process_time()}
+        self.seconds: dict[str, float] = {}  # CPU seconds per kind of process, from `read()`
 
     def read(self) -> dict[str, float]:
         """Cores per kind of process: a worker's processes (`worker`, `worker-2`, ...) summed."""
         wall = time.monotonic() - self.begun
         now = self.stack.cpu() | {"bench": time.process_time()}
-        cores: dict[str, float] = {}
+        self.seconds = {}
         for name in now:
-            if name in self.first and wall > 0:
+            if name in self.first:
                 kind = re.sub(r"-\d+$", "", name)
-                cores[kind] = cores.get(kind, 0.0) + (now[name] - self.first[name]) / wall
-        return {kind: round(value, 3) for kind, value in cores.items()}
+                used = now[name] - self.first[name]
+                self.seconds[kind] = self.seconds.get(kind, 0.0) + used
+        if wall <= 0:
+            return {}
+        return {kind: round(used / wall, 3) for kind, used in self.seconds.items()}
+
+    def ms_per(self, count: int) -> dict[str, float]:
+        """CPU milliseconds per workflow of a run of `count`, for each of the stack's kinds
+        of process (the benchmark's own driver left out: it stands in for the shoppers), and
+        their `total`."""
+        used = {kind: s * 1000 / count for kind, s in self.seconds.items() if kind != "bench"}
+        return {kind: round(ms, 2) for kind, ms in used.items()} | {
+            "total": round(sum(used.values()), 2)
+        }
 
 
 async def run_concurrently(
@@ -350,6 +363,7 @@ async def floor_phase(
         "floor_steps": steps,
         "floor_latency_p50_s": percentile(latencies, 50),
         "cpu_cores_floor": cpu,
+        "cpu_ms_per_floor_workflow": meter.ms_per(options.floor),
     }
 
 
@@ -442,6 +456,7 @@ async def orders_phase(stack: BenchStack, options: Options, progress: Progress) 
         "orders_per_s": rate,
         "order_latency_p50_s": percentile(latencies, 50),
         "cpu_cores_orders": cpu,
+        "cpu_ms_per_order": meter.ms_per(options.orders),
         "orders_503_retries": retried,
     }
 
@@ -648,6 +663,10 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
         figures |= await floor_phase(stack, options, steps, progress)
         figures |= await orders_phase(stack, options, progress)
         figures["ratio"] = figures["orders_per_s"] / figures["floor_workflows_per_s"]
+        # What the ratio would be if both runs were held back by the machine's CPU alone.
+        figures["cpu_cost_ratio"] = (
+            figures["cpu_ms_per_floor_workflow"]["total"] / figures["cpu_ms_per_order"]["total"]
+        )
         figures |= await open_orders_phase(
             stack, options, progress, paced_rate=figures["orders_per_s"] / 2
         )

@@ -46,6 +46,19 @@ def test_bench_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         result["ratio"], result["orders_per_s"] / result["floor_workflows_per_s"], rel_tol=1e-9
     )
     assert result["floor_steps"] >= 1
+    # The CPU each run cost per workflow, by process: the order worker and the API work in the
+    # orders run, the floor's own worker in the floor run.
+    per_order, per_floor = result["cpu_ms_per_order"], result["cpu_ms_per_floor_workflow"]
+    assert per_order["worker"] > 0 and per_order["api"] > 0 and per_order["temporal"] > 0
+    assert per_floor["floor-worker"] > 0 and per_floor["temporal"] > 0
+    assert "bench" not in per_order
+    assert math.isclose(
+        per_order["total"], sum(v for k, v in per_order.items() if k != "total"), abs_tol=0.05
+    )
+    assert math.isclose(
+        result["cpu_cost_ratio"], per_floor["total"] / per_order["total"], rel_tol=1e-9
+    )
+    assert "CPU per floor workflow / per order" in run.stdout
 
     assert set(result["targets"]) == {target.key for target in TARGETS}
     for verdict in result["targets"].values():
