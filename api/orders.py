@@ -42,7 +42,14 @@ IdempotencyKey = Annotated[
 
 
 def new_order_id() -> str:
-    return "ord_" + secrets.token_hex(8)
+    """`ord_` and 16 hex digits with at least one letter among them. An all-digit draw
+    (about 1 in 1,800) can pass for a card number, and the API refuses every request that
+    carries one (`api.card_numbers`): the order's own carrier events among them. With a
+    letter in it, no id and no id made from it (`ord_…-1`, a shipment) is one."""
+    while True:
+        token = secrets.token_hex(8)
+        if not token.isdecimal():
+            return "ord_" + token
 
 
 def request_hash(body: OrderCreate) -> str:

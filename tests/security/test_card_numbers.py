@@ -4,6 +4,7 @@ alone (order ids, SKUs, UUIDs, timestamps, amounts)."""
 from __future__ import annotations
 
 import logging
+import secrets
 
 import pytest
 
@@ -15,6 +16,7 @@ from api.card_numbers import (
     luhn_valid,
     redact,
 )
+from api.orders import new_order_id
 from api.request_guard import CardNumberFilter, card_number_errors
 
 pytestmark = pytest.mark.security
@@ -167,3 +169,15 @@ def test_log_filter_masks_card_numbers_in_uvicorn_style_records() -> None:
     assert CardNumberFilter().filter(record)
     assert VISA not in record.getMessage()
     assert record.args[4] == 422 and record.args[1] == "GET"
+
+
+def test_order_ids_never_pass_for_card_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A draw of hex that is all digits and Luhn-valid would be a card number: the API would
+    # refuse every request carrying the id, the order's own carrier events among them.
+    draws = iter(["4111111111111111", "5500005555555559", "41111111111111a1"])
+    monkeypatch.setattr(secrets, "token_hex", lambda _n: next(draws))
+    assert contains_card_number("ord_4111111111111111-1")
+    order_id = new_order_id()
+    assert order_id == "ord_41111111111111a1"
+    for carried in (order_id, f"{order_id}-1", f"{order_id}-12", f"event {order_id}-1-shipped"):
+        assert not contains_card_number(carried), carried
