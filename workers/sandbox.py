@@ -1,4 +1,5 @@
-"""The workflow sandbox the worker, the replayer and the benchmark's floor run in.
+"""The workflow sandbox the worker and the benchmark run in, and the strict one the replay
+suite runs in.
 
 Every module is passed through rather than imported again for each run: re-importing the
 workflow modules for each new order was half of the worker's CPU and most of its memory per
@@ -10,8 +11,11 @@ open order (`make bench`). What is given up:
   `random.random()`, `datetime.now()`, `time.time()`, `uuid.uuid4()` or `os.environ` in a
   workflow module would run and not fail the task. The sandbox still refuses builtins such
   as `open()` and imports made while a workflow runs (`tests/workflows/test_sandbox.py`);
-  the rest is checked in the source of `workflows/` and `domain/`
-  (`tests/workflows/test_determinism.py`).
+  the rest is checked where it can be: `tests/replay` replays every recorded history in
+  `strict_sandbox()`, the SDK's default sandbox, which imports the workflow modules afresh
+  and refuses those calls on every path a recording takes, and
+  `tests/workflows/test_determinism.py` reads the source of `workflows/` and `domain/`
+  for them on the paths no recording takes.
 
 Two costs of entering the sandbox are cut, both measured under `make bench`
 (`oms bench --profile-worker ... --profile-mode gil`) and in replay:
@@ -72,3 +76,10 @@ class LeanSandbox(SandboxedWorkflowRunner):
 
 def workflow_runner() -> SandboxedWorkflowRunner:
     return LeanSandbox(restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
+
+
+def strict_sandbox() -> SandboxedWorkflowRunner:
+    """The SDK's default sandbox: workflow modules imported afresh for each run, the clock,
+    randomness, the environment and I/O refused. Too slow for a worker (a fresh import of
+    the workflow modules per order), right for replaying the recorded histories in CI."""
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default)

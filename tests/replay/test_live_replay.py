@@ -3,7 +3,7 @@
 The recorded histories in `tests/histories/` came from the scenarios' usual timing; this
 one makes the carrier slow for the first of two shipments, so the order's local
 activities (bookings, journal batches) finish in a different order than they were asked
-for, then replays the finished order with the worker's own workflow runner.
+for, then replays the finished order in the strict sandbox, as the replay suite does.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from adapters.carrier import Booking, SimulatedCarrier
 from tests.conftest import running_stack
 from tests.orders import order_body, place, wait_for_status
 from workers.main import WORKFLOWS
-from workers.sandbox import workflow_runner
+from workers.sandbox import strict_sandbox
 
 
 class FirstBookingAnswersLast(SimulatedCarrier):
@@ -48,7 +48,7 @@ async def test_an_order_whose_shipments_book_out_of_order_replays(temporal_env, 
         history = await handle.fetch_history()
     replayer = Replayer(
         workflows=WORKFLOWS,
-        workflow_runner=workflow_runner(),
+        workflow_runner=strict_sandbox(),
         data_converter=pydantic_data_converter,
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

@@ -15,7 +15,7 @@ from temporalio.worker import Replayer
 
 from oms.history import history_files, load_history
 from workers.main import WORKFLOWS
-from workers.sandbox import workflow_runner
+from workers.sandbox import strict_sandbox
 
 HISTORIES_DIR = Path(__file__).resolve().parent.parent / "histories"
 HISTORIES = history_files(HISTORIES_DIR)
@@ -30,7 +30,9 @@ def test_histories_directory_exists() -> None:
 def replayer() -> Replayer:
     return Replayer(
         workflows=WORKFLOWS,
-        workflow_runner=workflow_runner(),
+        # Stricter than the worker: a recorded path that reads the clock, draws a random
+        # number or does I/O fails here (workers.sandbox).
+        workflow_runner=strict_sandbox(),
         data_converter=pydantic_data_converter,
     )
 

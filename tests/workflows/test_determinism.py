@@ -3,9 +3,10 @@
 The worker's sandbox passes every module through (`workers.sandbox`), which keeps it cheap
 but means it no longer sees what a workflow module imported at its top: `random.random()`,
 `datetime.now()`, `time.time()`, `uuid.uuid4()` or `os.environ` in a workflow would run, and
-differ on replay. It still refuses `open()` and imports made while a workflow runs
-(`test_sandbox.py`). So the rest is checked here, in the source of every module workflow
-code runs: `workflows/` and `domain/` (the order model the workflows carry).
+differ on replay. The replay suite runs every recorded scenario in the SDK's strict sandbox,
+which refuses them on the paths the recordings take; this reads the source of every module
+workflow code runs, `workflows/` and `domain/` (the order model the workflows carry), for
+the paths they do not.
 """
 
 from __future__ import annotations

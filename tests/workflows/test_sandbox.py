@@ -1,6 +1,6 @@
-"""The worker's sandbox (`workers.sandbox`): payloads still reach a codec with the context the
-SDK gives them, and what the sandbox still refuses at run time (the rest is
-`test_determinism.py`'s, read from the source)."""
+"""The sandboxes (`workers.sandbox`). In the worker's, which passes modules through,
+payloads still reach a codec with the context the SDK gives them and `open()` is refused;
+the strict one the replay suite runs in refuses the clock too."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
-import pytest
 from temporalio import activity, workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
@@ -23,9 +22,10 @@ from temporalio.converter import (
     WorkflowSerializationContext,
 )
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkflowRunner
 
-from workers.sandbox import workflow_runner
+from tests.workflows.reads_the_clock import ReadsTheClock
+from workers.sandbox import strict_sandbox, workflow_runner
 
 
 @activity.defn
@@ -119,25 +119,37 @@ async def test_payloads_reach_the_codec_with_their_activity_or_workflow_context(
     ) in contexts_of(b'"hello hello ada"')
 
 
-async def test_workflow_code_is_refused_io(
-    temporal_env: WorkflowEnvironment,
-) -> None:
-    client = temporal_env.client
+async def failed_tasks(client: Client, workflow_cls: type, runner: WorkflowRunner) -> list[str]:
+    """The messages of the workflow tasks a run of `workflow_cls` failed in `runner`."""
     queue = f"sandbox-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        client, task_queue=queue, workflows=[ReadsAFile], workflow_runner=workflow_runner()
-    ):
+    async with Worker(client, task_queue=queue, workflows=[workflow_cls], workflow_runner=runner):
         handle = await client.start_workflow(
-            ReadsAFile.run,
-            id=f"reads-{uuid.uuid4().hex[:8]}",
+            workflow_cls.run,  # type: ignore[attr-defined]
+            id=f"refused-{uuid.uuid4().hex[:8]}",
             task_queue=queue,
             execution_timeout=timedelta(seconds=3),
         )
-        with pytest.raises(WorkflowFailureError):
+        try:
             await handle.result()
-    failures = [
+        except WorkflowFailureError:
+            pass
+    return [
         event.workflow_task_failed_event_attributes.failure.message
         async for event in handle.fetch_history_events()
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
     ]
+
+
+async def test_workflow_code_is_refused_io(temporal_env: WorkflowEnvironment) -> None:
+    failures = await failed_tasks(temporal_env.client, ReadsAFile, workflow_runner())
     assert failures and "open" in failures[0]
+
+
+async def test_the_strict_sandbox_refuses_the_clock_the_worker_sandbox_does_not(
+    temporal_env: WorkflowEnvironment,
+) -> None:
+    # Why the replay suite runs in the strict sandbox: a recorded scenario whose code path
+    # reads the clock fails there, where the worker would run it and differ on replay.
+    strict = await failed_tasks(temporal_env.client, ReadsTheClock, strict_sandbox())
+    assert strict and "datetime.datetime.now" in strict[0]
+    assert await failed_tasks(temporal_env.client, ReadsTheClock, workflow_runner()) == []
