@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from adapters.carrier import CarrierSimulator
 from api import (
     catalog,
     errors,
@@ -30,7 +27,7 @@ from api.codec import install as install_codec
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.request_guard import install as install_request_guard
 from oms.logs import configure_logging
-from oms.settings import Principal, Settings, get_settings
+from oms.settings import Settings, get_settings
 from store.catalog import seed_catalog
 from store.db import Store
 from store.migrate import upgrade
@@ -51,24 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.temporal = await connect(settings)
         app.state.principals = dict(settings.principals)
-        simulator = None
-        if settings.carrier == "simulated":
-            # The simulated carrier calls our webhook like a real carrier would, with a key
-            # that exists only inside this process.
-            carrier_key = "sim_" + secrets.token_urlsafe(24)
-            app.state.principals[carrier_key] = Principal("carrier")
-            simulator = asyncio.create_task(
-                CarrierSimulator(
-                    store, settings.resolved_api_url, carrier_key, settings.carrier_delay_s
-                ).run()
-            )
         try:
             yield
         finally:
-            if simulator is not None:
-                simulator.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await simulator
             await store.close()
 
     app = FastAPI(

@@ -58,6 +58,8 @@ RETURN_WINDOW_S = 1
 FLOOR_QUEUE = "bench-floor"
 PACED_SECONDS = 10.0
 WARMUP = 5
+# Processes that stand in for the world outside the shop: their CPU is not the order's.
+STAND_INS = ("bench", "carrier")
 SKUS = ("TSHIRT-BLK-M", "TSHIRT-WHT-M")  # 10,000 units each across EWR and LAX
 # One unit per order: past the seeded stock orders would wait in review for an operator.
 MAX_UNITS = 19_000
@@ -118,13 +120,17 @@ class CpuMeter:
         return {kind: round(used / wall, 3) for kind, used in self.seconds.items()}
 
     def ms_per(self, count: int) -> dict[str, float]:
-        """CPU milliseconds per workflow of a run of `count`, for each of the stack's kinds
-        of process (the benchmark's own driver left out: it stands in for the shoppers), and
-        their `total`."""
-        used = {kind: s * 1000 / count for kind, s in self.seconds.items() if kind != "bench"}
+        """CPU milliseconds per unit of a run of `count` units, for each of the OMS's kinds
+        of process, and their `total`. The stand-ins for the world outside the shop are left
+        out: the benchmark's own driver (the shoppers) and the simulated carrier."""
+        used = {kind: s * 1000 / count for kind, s in self.seconds.items() if kind not in STAND_INS}
         return {kind: round(ms, 2) for kind, ms in used.items()} | {
             "total": round(sum(used.values()), 2)
         }
+
+    def stand_in_ms_per(self, kind: str, count: int) -> float:
+        """CPU milliseconds per unit of one stand-in (`carrier`), for the record."""
+        return round(self.seconds.get(kind, 0.0) * 1000 / count, 2)
 
 
 async def run_concurrently(
@@ -457,6 +463,7 @@ async def orders_phase(stack: BenchStack, options: Options, progress: Progress) 
         "order_latency_p50_s": percentile(latencies, 50),
         "cpu_cores_orders": cpu,
         "cpu_ms_per_order": meter.ms_per(options.orders),
+        "cpu_ms_per_order_carrier": meter.stand_in_ms_per("carrier", options.orders),
         "orders_503_retries": retried,
     }
 
@@ -580,6 +587,10 @@ async def open_orders_phase(
         "post_paced_requests": len(paced_ms),
         "post_503_retries": RETRIES["503"] - retried,
         "cpu_cores_open_orders_submission": cpu,
+        # What each POST cost while the clients placed the open orders (the worker running
+        # them to the carrier's hand-over meanwhile): a closed loop of C clients waits at
+        # least C times the busiest process's share.
+        "cpu_ms_per_post": meter.ms_per(options.open_orders),
         "worker_rss_before_kb": before,
         "worker_rss_after_kb": after,
         "worker_kb_per_open_order": per_order,
@@ -656,6 +667,8 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
         await stack.start_server()
         progress.update("API")
         await stack.start_api()
+        progress.update("simulated carrier")
+        stack.start_carrier()
         progress.update("worker")
         await stack.start_order_workers()
         progress.done(f"up in {stack.root}")

@@ -1,6 +1,6 @@
 """The benchmark's own embedded stack: the Temporal dev server (the launcher's binary and
-arguments: a SQLite file in WAL mode), the API under uvicorn and the workers, each a
-subprocess on free ports with a fresh temporary data directory.
+arguments: a SQLite file in WAL mode), the API under uvicorn, the simulated carrier and the
+workers, each a subprocess on free ports with a fresh temporary data directory.
 
 The workers are processes of their own so that their resident memory can be read from
 `/proc/<pid>/status` and a profiler can attach to them.
@@ -26,6 +26,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from adapters.carrier_simulator import with_carrier_key
 from oms import launcher
 from oms.settings import Settings
 from store.db import sync_url
@@ -88,7 +89,7 @@ class BenchStack:
             OMS_TEMPORAL_PORT=str(self.temporal_port),
             OMS_UI_PORT=str(self.ui_port),
             OMS_API_PORT=str(self.api_port),
-            OMS_API_KEYS=f"{OPERATOR_KEY}:operator",
+            OMS_API_KEYS=with_carrier_key(f"{OPERATOR_KEY}:operator"),
             OMS_TASK_QUEUE="orders",
             PYTHONUNBUFFERED="1",
             OMS_DATABASE_URL=database_url or f"sqlite:///{self.root / 'oms.db'}",
@@ -170,6 +171,10 @@ class BenchStack:
             await asyncio.to_thread(launcher.wait_for_health, self.api_url, api, 90)
         except SystemExit as error:
             raise BenchError(f"{error}\n{self.log_tail('api')}") from None
+
+    def start_carrier(self) -> None:
+        """The simulated carrier, a process of its own as `oms run` starts it."""
+        self._spawn("carrier", launcher.CARRIER_COMMAND, self.env)
 
     async def start_worker(self, name: str, command: list[str], task_queue: str, **env: str):
         """Start a worker and return once its pollers are at the server, so a clock started

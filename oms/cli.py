@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="Temporal dev server, API and worker, together")
     commands.add_parser("worker", help="run one worker")
+    commands.add_parser("carrier", help="run the simulated carrier (OMS_CARRIER=simulated)")
     commands.add_parser("migrate", help="migrate the store and seed the catalog")
     bench = commands.add_parser(
         "bench",
@@ -63,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         from workers.main import serve
 
         asyncio.run(serve(settings))
+        return 0
+    if args.command == "carrier":
+        from adapters.carrier_simulator import serve as simulate_carrier
+
+        asyncio.run(simulate_carrier(settings))
         return 0
     if args.command == "bench":
         from bench.options import resolve

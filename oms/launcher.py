@@ -1,5 +1,6 @@
 """`oms run`: the embedded stack on one machine — Temporal dev server (SQLite file, WAL),
-the API and one worker — started together and stopped together with Ctrl-C."""
+the API, one worker and the simulated carrier — started together and stopped together
+with Ctrl-C."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from typing import Any
 
 import httpx
 
+from adapters.carrier_simulator import with_carrier_key
 from api.serve import api_command
 from oms.settings import Settings
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
-DEV_KEYS = "dev-operator-key:operator,dev-customer-key:customer:cus_demo"
+DEV_KEYS = "dev-operator-key:operator,dev-customer-key:customer:cus_demo,dev-carrier-key:carrier"
 WORKER_METRICS_PORT = 9464
 
 SA_TYPES = {
@@ -42,6 +44,7 @@ def temporal_binary() -> str:
 
 
 WORKER_COMMAND = [sys.executable, "-m", "workers.main"]
+CARRIER_COMMAND = [sys.executable, "-m", "adapters.carrier_simulator"]
 
 
 def worker_names(count: int, name: str = "worker") -> list[str]:
@@ -203,6 +206,9 @@ def run(settings: Settings) -> int:
     env["OMS_DATA_DIR"] = str(settings.data_dir.resolve())
     if not settings.api_keys:
         env["OMS_API_KEYS"] = DEV_KEYS
+    simulate_carrier = settings.carrier == "simulated"
+    if simulate_carrier:
+        env["OMS_API_KEYS"] = with_carrier_key(env["OMS_API_KEYS"])
     if settings.worker_metrics_port is None and port_is_free(WORKER_METRICS_PORT):
         # The worker's SDK metrics (Prometheus) on the conventional port when it is free.
         env["OMS_WORKER_METRICS_PORT"] = str(WORKER_METRICS_PORT)
@@ -253,6 +259,10 @@ def run(settings: Settings) -> int:
                 WORKER_COMMAND, env=worker_env(env, index), start_new_session=True
             )
             processes.append((name, worker))
+        if simulate_carrier:
+            # Outside the API, as a real carrier is: it posts to the API's webhook.
+            carrier = subprocess.Popen(CARRIER_COMMAND, env=env, start_new_session=True)
+            processes.append(("carrier", carrier))
         print_banner(
             settings,
             env["OMS_API_KEYS"],
@@ -265,7 +275,7 @@ def run(settings: Settings) -> int:
                     print(f"\n{name} exited with code {process.returncode}; stopping", flush=True)
                     return 1
             time.sleep(0.3)
-        print("\nstopping worker, API and Temporal…", flush=True)
+        print("\nstopping carrier, worker, API and Temporal…", flush=True)
         return 0
     finally:
         stop(processes)
@@ -279,11 +289,17 @@ def print_banner(
         if settings.temporal_address is None
         else "(the Web UI of your Temporal server)"
     )
-    workers = settings.worker_processes
+    workers, queue = settings.worker_processes, settings.task_queue
     worker_metrics = (
         f"   worker: http://{settings.worker_metrics_host}:{worker_metrics_port}/metrics"
         + (f" (and the {workers - 1} next ports)" if workers > 1 else "")
         if worker_metrics_port
+        else ""
+    )
+    delay = settings.carrier_delay_s
+    carrier = (
+        f"\n  Carrier    simulated: each event {delay:g} s after the last (OMS_CARRIER_DELAY_S)"
+        if settings.carrier == "simulated"
         else ""
     )
     print(
@@ -292,7 +308,7 @@ Temporal OMS is up.
   API docs   {settings.resolved_api_url}/docs
   Web UI     {ui}   (filter: OrderStatus="DELIVERED")
   Temporal   {settings.resolved_temporal_address}
-  Workers    {workers} process{"es" if workers > 1 else ""} on task queue {settings.task_queue}
+  Workers    {workers} process{"es" if workers > 1 else ""} on task queue {queue}{carrier}
   Data       {settings.data_dir.resolve()}
   API keys   {api_keys}{"   (development keys; set OMS_API_KEYS)" if not settings.api_keys else ""}
   Metrics    {settings.resolved_api_url}/metrics{worker_metrics}{codec}

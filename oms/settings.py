@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     database_url: SecretStr | None = None  # may carry a password: see resolved_database_url
     carrier_delay_s: float = Field(5.0, ge=0)
-    carrier: str = "simulated"  # "simulated" runs the sandbox carrier inside the API process
+    # "simulated": `oms run` starts the sandbox carrier as a process of its own
+    # (adapters.carrier_simulator), which posts to the API's webhook with a carrier key.
+    carrier: str = "simulated"
     api_keys: SecretStr = SecretStr("")
     # Request limits (api/request_guard.py) and uvicorn's, where the API is served (api/serve.py).
     api_max_body_bytes: int = Field(64 * 1024, ge=1024)

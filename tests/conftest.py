@@ -24,6 +24,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from adapters.carrier import Carrier, SimulatedCarrier
+from adapters.carrier_simulator import CarrierSimulator, carrier_key
 from adapters.sandbox_gateway import SandboxGateway
 from api.main import create_app
 from oms.settings import Settings
@@ -197,6 +198,19 @@ async def serve_api(settings: Settings) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
+async def simulated_carrier(settings: Settings, store: Store, base_url: str) -> AsyncIterator[None]:
+    """The carrier simulator `oms run` starts as a process, here a task posting to the API."""
+    simulator = CarrierSimulator(store, base_url, carrier_key(settings), settings.carrier_delay_s)
+    task = asyncio.create_task(simulator.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
 async def running_stack(
     temporal_env: WorkflowEnvironment,
     database_url: str,
@@ -214,7 +228,7 @@ async def running_stack(
     if settings.payload_key is not None:
         # Encrypted payloads (OMS_PAYLOAD_KEY): the worker's client carries the codec too.
         client = await connect(settings)
-    async with serve_api(settings) as base_url:
+    async with serve_api(settings) as base_url, simulated_carrier(settings, store, base_url):
         gateway = make_gateway(store)
         stack = Stack(settings, client, store, gateway, base_url)
         if worker:

@@ -15,13 +15,14 @@ import pytest
 import yaml
 from temporalio.common import SearchAttributeIndexedValueType
 
+from adapters.carrier_simulator import carrier_key
 from api.health import router as health_router
 from oms.settings import Settings, parse_api_keys
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-APP_SERVICES = ("api", "worker")
+APP_SERVICES = ("api", "worker", "carrier")
 PINNED_SERVICES = {
     "postgresql": "postgres",
     "temporal": "temporalio/auto-setup",
@@ -172,9 +173,21 @@ def test_api_is_reachable_as_configured(services: dict[str, Any]) -> None:
     assert args == ["python", "-m", "api.serve"]
     assert env["OMS_API_HOST"] == "0.0.0.0"
     assert env["OMS_API_PORT"] == "8000"
-    # The carrier simulator inside the API posts webhooks here; it must be the api service.
+
+
+def test_the_simulated_carrier_posts_to_the_api_with_a_carrier_key(
+    services: dict[str, Any],
+) -> None:
+    carrier = services["carrier"]
+    env = environment(carrier)
+    assert command(carrier) == ["python", "-m", "adapters.carrier_simulator"]
+    assert depends_on(carrier)["api"] == "service_healthy"
+    # Its webhooks go to the api service, signed with a key the API knows as the carrier's.
     assert env["OMS_API_URL"] == "http://api:8000"
     assert "OMS_CARRIER_DELAY_S" in env
+    assert env["OMS_API_KEYS"] == environment(services["api"])["OMS_API_KEYS"]
+    values = {k.removeprefix("OMS_").lower(): v for k, v in env.items() if k.startswith("OMS_")}
+    assert carrier_key(Settings(**values)) == "dev-carrier-key"
 
 
 def test_default_api_keys_parse(services: dict[str, Any]) -> None:

@@ -8,10 +8,13 @@ import json
 from collections import Counter
 
 import httpx
+import pytest
 from sqlalchemy import select
 
-from adapters.carrier import CarrierSimulator, SimulatedCarrier
+from adapters.carrier import SimulatedCarrier
+from adapters.carrier_simulator import CarrierSimulator, carrier_key, with_carrier_key
 from domain.orders import Address
+from oms.settings import Settings
 from store.db import Store
 from store.tables import CarrierShipment
 
@@ -83,3 +86,21 @@ async def test_a_refused_event_stops_that_shipment_only(own_store: Store) -> Non
         await simulator.advance_due(http)
     assert await statuses(own_store) == {ids[0]: "booked", ids[1]: "delivered", ids[2]: "delivered"}
     assert webhook.events[(ids[0], "dispatched")] == 1  # refused once, not sent again
+
+
+def test_a_carrier_key_is_added_only_where_the_keys_have_none() -> None:
+    # `oms run` and the benchmark start the simulator as a process of its own; it signs its
+    # webhooks with a carrier key, made up for the run when OMS_API_KEYS has none.
+    given = "operator-key:operator,customer-key:customer:cus_1"
+    keys = with_carrier_key(given)
+    assert keys.startswith(given + ",sim_") and keys.endswith(":carrier")
+    settings = Settings(api_keys=keys)
+    made = carrier_key(settings)
+    assert settings.principals[made].role == "carrier"
+    theirs = "operator-key:operator,their-carrier-key:carrier"
+    assert with_carrier_key(theirs) == theirs
+
+
+def test_the_simulator_refuses_to_start_without_a_carrier_key() -> None:
+    with pytest.raises(SystemExit, match="carrier role in OMS_API_KEYS"):
+        carrier_key(Settings(api_keys="operator-key:operator"))

@@ -1,7 +1,8 @@
 """The fault drill: a steady load of mixed orders while the system is hurt on purpose.
 
 It runs its own stack as separate processes, like production: the Temporal dev server
-(persistent SQLite file), the API (uvicorn) and a worker, on a fresh PostgreSQL database.
+(persistent SQLite file), the API (uvicorn), a worker and the simulated carrier, on a fresh
+PostgreSQL database.
 While orders of every kind are placed and operators intervene:
 
 - the worker is killed with SIGKILL every few seconds and started again;
@@ -34,8 +35,9 @@ import httpx
 import psycopg
 from sqlalchemy import func, select
 
+from adapters.carrier_simulator import with_carrier_key
 from api.serve import api_command
-from oms.launcher import dev_server_command, wait_for_port
+from oms.launcher import CARRIER_COMMAND, dev_server_command, wait_for_port
 from oms.settings import Settings
 from store.db import Store
 from store.projections import rebuild
@@ -137,6 +139,7 @@ class Processes:
         self.server: subprocess.Popen | None = None
         self.api: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
+        self.carrier: subprocess.Popen | None = None
         self.worker_starts = 0
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
@@ -157,6 +160,9 @@ class Processes:
     def start_api(self) -> None:
         self.api = self._spawn("api", api_command(self.settings))
 
+    def start_carrier(self) -> None:
+        self.carrier = self._spawn("carrier", CARRIER_COMMAND)
+
     def start_worker(self) -> None:
         self.worker_starts += 1
         self.worker = self._spawn("worker", [sys.executable, "-m", "workers.main"])
@@ -167,7 +173,7 @@ class Processes:
         self.worker.wait(10)
 
     def stop_all(self) -> None:
-        for process in (self.worker, self.api, self.server):
+        for process in (self.carrier, self.worker, self.api, self.server):
             if process is not None and process.poll() is None:
                 process.terminate()
                 try:
@@ -201,7 +207,7 @@ class Drill:
                 "OMS_DATABASE_URL": self.database_url,
                 "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
                 "OMS_API_PORT": str(api_port),
-                "OMS_API_KEYS": f"{OPERATOR_KEY}:operator",
+                "OMS_API_KEYS": with_carrier_key(f"{OPERATOR_KEY}:operator"),
                 "OMS_TASK_QUEUE": "orders-drill",
                 "OMS_CARRIER_DELAY_S": "0.3",
                 "OMS_RETURN_WINDOW_S": "1",
@@ -223,6 +229,7 @@ class Drill:
             self.processes.start_api()
             await self._wait_for_api()
             self.processes.start_worker()
+            self.processes.start_carrier()
             async with httpx.AsyncClient(
                 base_url=self.base_url,
                 headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
