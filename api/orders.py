@@ -8,6 +8,7 @@ import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from sqlalchemy.exc import IntegrityError
 from temporalio.client import WorkflowHandle
 from temporalio.common import (
     SearchAttributePair,
@@ -81,24 +82,35 @@ async def place_order(
 ) -> OrderView:
     if principal.role == "customer" and body.customer_id != principal.customer_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "customers place orders for themselves")
-    order_input = await price_order(
-        store,
-        new_order_id(),
-        body,
-        settings.review_sla_s,
-        settings.pickup_window_s,
-        settings.concessions,
-    )
-    fingerprint = request_hash(body)
-    claim = await order_records.claim_idempotency_key(
-        store,
-        owner=f"{principal.role}:{principal.customer_id or ''}",
-        key=idempotency_key,
-        request_hash=fingerprint,
-        order_id=order_input.order_id,
-        customer_id=body.customer_id,
-        order_type=body.order_type,
-    )
+    order_id, fingerprint = new_order_id(), request_hash(body)
+
+    async def price_and_claim() -> tuple[OrderInput, order_records.Claim]:
+        # One transaction: the prices and the flow are read where the key is claimed.
+        async with store.transaction() as session:
+            priced = await price_order(
+                session,
+                order_id,
+                body,
+                settings.review_sla_s,
+                settings.pickup_window_s,
+                settings.concessions,
+            )
+            claimed = await order_records.claim_idempotency_key(
+                session,
+                owner=f"{principal.role}:{principal.customer_id or ''}",
+                key=idempotency_key,
+                request_hash=fingerprint,
+                order_id=order_id,
+                customer_id=body.customer_id,
+                order_type=body.order_type,
+            )
+        return priced, claimed
+
+    try:
+        order_input, claim = await price_and_claim()
+    except IntegrityError:
+        # A concurrent request with the same key won (PostgreSQL): this finds its claim.
+        order_input, claim = await price_and_claim()
     if claim.request_hash != fingerprint:
         raise HTTPException(
             status.HTTP_409_CONFLICT,

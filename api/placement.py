@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import invalid
 from api.models import OrderCreate
@@ -16,16 +17,18 @@ from store.catalog import items_by_sku
 from store.db import Store
 
 
-async def resolve_flow(store: Store, order_type: str, version: int | None) -> FlowDefinition:
+async def resolve_flow(
+    source: Store | AsyncSession, order_type: str, version: int | None
+) -> FlowDefinition:
     """The registry's flow for a new order: the given version, else the type's latest."""
-    flow = await flows.resolve(store, order_type, version)
+    flow = await flows.resolve(source, order_type, version)
     if flow is not None:
         return flow
-    if await flows.latest(store, order_type) is None:
-        known = ", ".join(await flows.types(store))
+    if await flows.latest(source, order_type) is None:
+        known = ", ".join(await flows.types(source))
         raise invalid(("body", "order_type"), f"unknown order type; known: {known}", order_type)
     usable = [
-        v.definition.version for v in await flows.versions(store, order_type) if not v.retired
+        v.definition.version for v in await flows.versions(source, order_type) if not v.retired
     ]
     raise invalid(
         ("body", "flow_version"),
@@ -35,16 +38,17 @@ async def resolve_flow(store: Store, order_type: str, version: int | None) -> Fl
 
 
 async def price_order(
-    store: Store,
+    source: Store | AsyncSession,
     order_id: str,
     body: OrderCreate,
     review_sla_s: int = 48 * 3600,
     pickup_window_s: int = 3 * 24 * 3600,
     concessions: ConcessionTerms | None = None,
 ) -> OrderInput:
-    """The workflow input: catalog prices, the flow snapshot, and the order's time limits."""
-    flow = await resolve_flow(store, body.order_type, body.flow_version)
-    catalog = await items_by_sku(store, {line.sku for line in body.lines})
+    """The workflow input: catalog prices, the flow snapshot, and the order's time limits,
+    read in the caller's transaction when `source` is its session."""
+    flow = await resolve_flow(source, body.order_type, body.flow_version)
+    catalog = await items_by_sku(source, {line.sku for line in body.lines})
     errors = [
         {
             "type": "value_error",

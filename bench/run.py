@@ -699,7 +699,8 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
         "options": options.as_json(),
         "stack": {
             "description": "temporal server start-dev (SQLite file, WAL), API (uvicorn), "
-            "order worker and floor worker, each in its own processes, on free ports",
+            "simulated carrier, order worker and floor worker, each in its own processes, "
+            "on free ports",
             "standard_flow_version": flow_version,
             "carrier_delay_s": ORDER_CARRIER_DELAY_S,
             "return_window_s": RETURN_WINDOW_S,

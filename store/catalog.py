@@ -10,8 +10,9 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.db import Store
+from store.db import Store, reading
 from store.flows import seed_flows
 from store.tables import CatalogItem, StockLevel, Warehouse
 
@@ -95,7 +96,7 @@ async def list_catalog(store: Store) -> list[dict]:
     ]
 
 
-async def items_by_sku(store: Store, skus: set[str]) -> dict[str, CatalogItem]:
-    async with store.read() as session:
+async def items_by_sku(source: Store | AsyncSession, skus: set[str]) -> dict[str, CatalogItem]:
+    async with reading(source) as session:
         rows = await session.scalars(select(CatalogItem).where(CatalogItem.sku.in_(skus)))
         return {item.sku: item for item in rows}

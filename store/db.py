@@ -233,3 +233,16 @@ class Store:
         await self.engine.dispose()
         if self.reader is not self.engine:
             await self.reader.dispose()
+
+
+@asynccontextmanager
+async def reading(source: Store | AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A session to read with: the caller's, when it passes the one of its transaction, or a
+    read session of the store's. `POST /orders` prices an order inside the transaction that
+    claims its idempotency key: one transaction instead of two read sessions and a write,
+    each read session a round of thread hops through aiosqlite on SQLite."""
+    if isinstance(source, AsyncSession):
+        yield source
+        return
+    async with source.read() as session:
+        yield session

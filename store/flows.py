@@ -17,9 +17,10 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.flows import FlowDefinition, FlowDraft, validate_flow
-from store.db import Store
+from store.db import Store, reading
 from store.tables import FlowDefinitionRecord
 
 SEED = Path(__file__).parent / "seed" / "flows"
@@ -102,9 +103,9 @@ async def seed_flows(store: Store) -> int:
     raise RuntimeError("seeding the built-in flows kept colliding with another process")
 
 
-async def latest(store: Store, order_type: str) -> FlowDefinition | None:
+async def latest(source: Store | AsyncSession, order_type: str) -> FlowDefinition | None:
     """The newest version of the type that is not retired."""
-    async with store.read() as session:
+    async with reading(source) as session:
         row = await session.scalar(
             select(FlowDefinitionRecord)
             .where(FlowDefinitionRecord.type == order_type, ~FlowDefinitionRecord.retired)
@@ -114,15 +115,15 @@ async def latest(store: Store, order_type: str) -> FlowDefinition | None:
     return FlowDefinition.model_validate(row.definition) if row else None
 
 
-async def get(store: Store, order_type: str, version: int) -> FlowVersion | None:
-    async with store.read() as session:
+async def get(source: Store | AsyncSession, order_type: str, version: int) -> FlowVersion | None:
+    async with reading(source) as session:
         row = await session.get(FlowDefinitionRecord, (order_type, version))
     return _version(row) if row else None
 
 
-async def versions(store: Store, order_type: str) -> list[FlowVersion]:
+async def versions(source: Store | AsyncSession, order_type: str) -> list[FlowVersion]:
     """Every version of the type, oldest first, retired ones included."""
-    async with store.read() as session:
+    async with reading(source) as session:
         rows = await session.scalars(
             select(FlowDefinitionRecord)
             .where(FlowDefinitionRecord.type == order_type)
@@ -131,9 +132,9 @@ async def versions(store: Store, order_type: str) -> list[FlowVersion]:
         return [_version(row) for row in rows]
 
 
-async def types(store: Store) -> list[str]:
+async def types(source: Store | AsyncSession) -> list[str]:
     """Every type with a version that is not retired."""
-    async with store.read() as session:
+    async with reading(source) as session:
         rows = await session.scalars(
             select(FlowDefinitionRecord.type)
             .where(~FlowDefinitionRecord.retired)
@@ -213,12 +214,14 @@ async def register(store: Store, draft: FlowDraft | dict[str, Any]) -> FlowDefin
     raise RuntimeError(f"registering a {draft.type} flow kept colliding; try again")
 
 
-async def resolve(store: Store, order_type: str, version: int | None) -> FlowDefinition | None:
+async def resolve(
+    source: Store | AsyncSession, order_type: str, version: int | None
+) -> FlowDefinition | None:
     """The flow a new order runs: the given version, or the latest; None when there is no
     such version or it is retired."""
     if version is None:
-        return await latest(store, order_type)
-    found = await get(store, order_type, version)
+        return await latest(source, order_type)
+    found = await get(source, order_type, version)
     if found is None or found.retired:
         return None
     return found.definition

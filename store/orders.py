@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.db import Store
 from store.tables import Order
@@ -20,7 +20,7 @@ class Claim:
 
 
 async def claim_idempotency_key(
-    store: Store,
+    session: AsyncSession,
     *,
     owner: str,
     key: str,
@@ -29,28 +29,24 @@ async def claim_idempotency_key(
     customer_id: str,
     order_type: str,
 ) -> Claim:
-    """Record the order under (owner, key), or return what that key already made."""
-    try:
-        async with store.transaction() as session:
-            existing = await _by_key(session, owner, key)
-            if existing is None:
-                session.add(
-                    Order(
-                        order_id=order_id,
-                        customer_id=customer_id,
-                        order_type=order_type,
-                        owner=owner,
-                        idempotency_key=key,
-                        request_hash=request_hash,
-                        created_at=datetime.now(UTC),
-                    )
-                )
-                return Claim(order_id, request_hash, created=True)
-    except IntegrityError:
-        # Lost the race to a concurrent request with the same key (PostgreSQL path).
-        async with store.read() as session:
-            existing = await _by_key(session, owner, key)
-        assert existing is not None
+    """In the caller's write transaction: record the order under (owner, key), or return
+    what that key already made. On PostgreSQL a concurrent request with the same key can
+    win the race, and the caller's commit then raises `IntegrityError`: run the transaction
+    again, and this finds the winner's claim."""
+    existing = await _by_key(session, owner, key)
+    if existing is None:
+        session.add(
+            Order(
+                order_id=order_id,
+                customer_id=customer_id,
+                order_type=order_type,
+                owner=owner,
+                idempotency_key=key,
+                request_hash=request_hash,
+                created_at=datetime.now(UTC),
+            )
+        )
+        return Claim(order_id, request_hash, created=True)
     return Claim(existing.order_id, existing.request_hash, created=False)
 
 
