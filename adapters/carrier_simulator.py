@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from adapters.carrier import NEXT_STATUS
 from oms.logs import configure_logging
-from oms.settings import Settings, get_settings
+from oms.settings import Settings, get_settings, parse_api_keys
 from store.db import Store
 from store.tables import CarrierShipment
 
@@ -126,8 +126,7 @@ class CarrierSimulator:
 def with_carrier_key(api_keys: str) -> str:
     """`OMS_API_KEYS` with a key of the `carrier` role for the simulator, added (one made up
     for this run) when there is none, as `oms run` and the benchmark start it."""
-    roles = [entry.split(":")[1:2] for entry in api_keys.split(",") if entry.strip()]
-    if ["carrier"] in roles:
+    if any(each.role == "carrier" for each in parse_api_keys(api_keys).values()):
         return api_keys
     made = f"sim_{secrets.token_urlsafe(24)}:carrier"
     return f"{api_keys},{made}" if api_keys.strip() else made
