@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from adapters.carrier import SimulatedCarrier
@@ -101,6 +104,15 @@ def test_a_carrier_key_is_added_only_where_the_keys_have_none() -> None:
     assert with_carrier_key(theirs) == theirs
 
 
-def test_the_simulator_refuses_to_start_without_a_carrier_key() -> None:
-    with pytest.raises(SystemExit, match="carrier role in OMS_API_KEYS"):
-        carrier_key(Settings(api_keys="operator-key:operator"))
+def test_oms_carrier_without_a_carrier_key_says_what_is_missing(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OMS_")}
+    env |= {"OMS_API_KEYS": "operator-key:operator", "OMS_DATA_DIR": str(tmp_path)}
+    ran = subprocess.run(
+        [str(Path(sys.executable).parent / "oms"), "carrier"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 1
+    assert "needs a key of the carrier role in OMS_API_KEYS" in ran.stderr
