@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import Executable, Table, delete, insert, select, update
+from sqlalchemy import Executable, FromClause, Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.events import JournalEvent
@@ -90,23 +91,25 @@ async def project_view(session: Executor, view: OrderView, seq: int) -> None:
         "seq": seq,
         "view": view.model_dump(mode="json"),
     }
-    await _upsert_newer(session, OrderListEntry, ["order_id"], [row])
+    await _upsert_newer(session, OrderListEntry.__table__, ["order_id"], [row])
     line_rows = [
         {"order_id": view.order_id, "line_id": line.line_id, "sku": line.sku}
         | {"quantity": line.quantity, "seq": seq}
         | line.buckets.model_dump()
         for line in view.lines
     ]
-    await _upsert_newer(session, OrderLineBuckets, ["order_id", "line_id"], line_rows)
+    await _upsert_newer(session, OrderLineBuckets.__table__, ["order_id", "line_id"], line_rows)
 
 
-async def _upsert_newer(session: Executor, table: type, keys: list[str], rows: list[dict]) -> None:
+async def _upsert_newer(
+    session: Executor, table: FromClause, keys: list[str], rows: list[dict]
+) -> None:
     """Insert the rows, or overwrite each unless it comes from an earlier journal event. The
     same event again overwrites: a retried workflow task's view is the one the order holds."""
     if not rows:
         return
-    bind = session.bind if isinstance(session, AsyncSession) else session
-    statement = _upsert_statement(bind.dialect.name, table.__table__, tuple(keys), tuple(rows[0]))
+    dialect = session.get_bind().dialect if isinstance(session, AsyncSession) else session.dialect
+    statement = _upsert_statement(dialect.name, cast(Table, table), tuple(keys), tuple(rows[0]))
     await session.execute(statement, rows)
 
 

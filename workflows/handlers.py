@@ -227,17 +227,18 @@ class InterventionHandlers:
             )
             return
         request: InterventionRequest | None = None
+        refused: str | None
         try:
             request = self._parse(kind, body)
-            error = interventions.check(self._run, kind, request)
+            refused = interventions.check(self._run, kind, request)
         except ApplicationError as refusal:
-            error = refusal.message
-        if error is None and isinstance(request, BacktrackRequest) and request.dry_run:
-            error = "a dry run answers only as an update"
-        if error is not None or request is None:
+            refused = refusal.message
+        if refused is None and isinstance(request, BacktrackRequest) and request.dry_run:
+            refused = "a dry run answers only as an update"
+        if refused is not None or request is None:
             self.record(
                 "InterventionRejected",
-                reason=error,
+                reason=refused,
                 intervention=kind,
                 via="signal",
                 body=_printable(body),
