@@ -53,13 +53,6 @@ class WaitingWorkflow:
         await workflow.wait_condition(lambda: self.released)
 
 
-def rss_kb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
 async def measure(
     address: str, activities: int, input_bytes: int, workflows: int, python: bool
 ) -> float:
@@ -68,6 +61,7 @@ async def measure(
     from temporalio.client import Client, WorkflowHandle
     from temporalio.worker import Worker
 
+    from bench.stack import rss_kb
     from workers.sandbox import workflow_runner
 
     client = await Client.connect(address)
@@ -105,10 +99,10 @@ async def measure(
         gc.collect()
         if python:
             tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0] / 1024 if python else rss_kb()
+        before = tracemalloc.get_traced_memory()[0] / 1024 if python else rss_kb(os.getpid())
         await start_and_settle(workflows)
         gc.collect()
-        after = tracemalloc.get_traced_memory()[0] / 1024 if python else rss_kb()
+        after = tracemalloc.get_traced_memory()[0] / 1024 if python else rss_kb(os.getpid())
         await asyncio.gather(*(handle.terminate() for handle in started))
     return round((after - before) / workflows, 1)
 
