@@ -57,9 +57,11 @@ def standard_flow_steps() -> tuple[int, int]:
 def build_floor_worker(client: Client, settings: Settings, task_queue: str) -> Worker:
     from temporalio.worker import Worker
 
+    from workers import payload_passes
     from workers.main import worker_tuning
     from workers.sandbox import workflow_runner
 
+    payload_passes.install()  # as the order worker does
     return Worker(
         client,
         task_queue=task_queue,

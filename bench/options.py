@@ -6,6 +6,7 @@ Only argparse here, so `oms` can offer `oms bench --help` without loading the be
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class Options:
     clients: int
     queries: int
     replay_seconds: float
+    replay_processes: int
     output: Path
     histories: Path
     quick: bool
@@ -112,6 +114,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"({default('replay_seconds')})",
     )
     parser.add_argument(
+        "--replay-processes",
+        type=positive_int,
+        default=os.cpu_count() or 1,
+        metavar="P",
+        help="replay in this many processes at once, each the whole set (default: one per "
+        "core, here %(default)s)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=DEFAULT_OUTPUT,
@@ -181,6 +191,7 @@ def resolve(args: argparse.Namespace) -> Options:
         clients=int(pick("clients")),
         queries=int(pick("queries")),
         replay_seconds=float(pick("replay_seconds")),
+        replay_processes=args.replay_processes,
         output=args.output,
         histories=args.histories,
         quick=args.quick,

@@ -3,8 +3,9 @@
 Phases, in order (each figure's key in the JSON in brackets):
 
 1. replay — every stored history in tests/histories replayed with `Replayer` (the four
-   workflow types, `pydantic_data_converter`, as tests/replay does): one warm-up round, then
-   rounds until `--replay-seconds` have passed [replay_histories_per_s].
+   workflow types, `pydantic_data_converter`, as tests/replay does) in one process per core
+   (`bench.replay`): one warm-up round, then rounds until `--replay-seconds` have passed
+   [replay_histories_per_s].
 2. floor — `bench.floor.FloorWorkflow`, one regular activity per step of the latest
    `standard` flow, on a worker of its own with the order worker's tuning. N workflows are
    started by C concurrent submitters [floor_workflows_per_s].
@@ -44,13 +45,14 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench import report
 from bench.floor import FloorWorkflow, standard_flow_steps
 from bench.options import Options
+from bench.replay import replay_phase
 from bench.report import Progress, percentile
 from bench.stack import OPERATOR_KEY, BenchError, BenchStack, free_port, rss_kb
+from oms.history import history_files
 
 ORDER_CARRIER_DELAY_S = 0.0
 OPEN_CARRIER_DELAY_S = 3600.0
@@ -272,50 +274,6 @@ async def place_paced(
 
 
 # -- phases ----------------------------------------------------------------------------------
-
-
-async def replay_phase(options: Options, progress: Progress) -> dict[str, Any]:
-    from temporalio.worker import Replayer
-
-    from oms.history import history_files, load_history
-    from workers.main import WORKFLOWS
-    from workers.sandbox import workflow_runner
-
-    progress.start("replay")
-    paths = history_files(options.histories)
-    if not paths:
-        raise BenchError(f"no histories in {options.histories}")
-    histories = [load_history(path) for path in paths]
-    replayer = Replayer(
-        workflows=WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        data_converter=pydantic_data_converter,
-    )
-
-    async def feed():  # noqa: ANN202
-        for history in histories:
-            yield history
-
-    warmup = await replayer.replay_workflows(feed(), raise_on_replay_failure=False)
-    failures = len(warmup.replay_failures)
-    rounds = 0
-    begun = time.perf_counter()
-    while rounds == 0 or time.perf_counter() - begun < options.replay_seconds:
-        await replayer.replay_workflows(feed(), raise_on_replay_failure=False)
-        rounds += 1
-        progress.update(f"{rounds} rounds of {len(histories)} histories")
-    elapsed = time.perf_counter() - begun
-    rate = per_second(rounds * len(histories), elapsed)
-    progress.done(f"{rate:.1f} histories/s ({rounds} rounds of {len(histories)})")
-    if failures:
-        progress.note(f"warning: {failures} stored histories no longer replay (see make replay)")
-    return {
-        "replay_histories_per_s": rate,
-        "replay_histories": len(histories),
-        "replay_rounds": rounds,
-        "replay_seconds": elapsed,
-        "replay_failures": failures,
-    }
 
 
 async def floor_phase(
@@ -653,7 +611,12 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
         f"standard flow v{flow_version}: {steps} steps, so {steps} activities per floor workflow"
     )
     figures: dict[str, Any] = {}
-    figures |= await replay_phase(options, progress)
+    figures |= await replay_phase(
+        history_files(options.histories),
+        options.replay_seconds,
+        options.replay_processes,
+        progress,
+    )
     stack = BenchStack(keep_data=options.keep_data, database_url=options.database_url)
     try:
         # The API and the worker of the orders run: carrier events at once, and a one-second

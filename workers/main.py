@@ -29,6 +29,7 @@ from oms.codec import data_converter
 from oms.logs import configure_logging
 from oms.settings import Settings, get_settings
 from store.db import Store
+from workers import payload_passes
 from workers.sandbox import workflow_runner
 from workflows.order import OrderWorkflow
 from workflows.returns import ReturnWorkflow
@@ -84,6 +85,7 @@ def build_worker(
     notifications = NotificationActivities(store)
     rewards = RewardsActivities(store)
     catalog = CatalogActivities(store)
+    payload_passes.install()
     versioning = None
     if settings.worker_versioning:
         # Orders live for weeks: each stays on the build that started it (PINNED) and a new

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.bench, pytest.mark.timeout(180)]
 SMOKE = (
     *("--orders", "5", "--floor", "5", "--concurrency", "4"),
     *("--open-orders", "20", "--clients", "4", "--queries", "5"),
-    *("--replay-seconds", "0"),
+    *("--replay-seconds", "0", "--replay-processes", "2"),
 )
 
 
@@ -75,3 +75,8 @@ def test_bench_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     assert result["options"]["open_orders"] == 20
     assert result["options"]["clients"] == 4
     assert result["stack"]["return_window_s"] == 1
+    # Replayed in two processes at once, each every stored history, none failing.
+    assert result["replay_processes"] == 2
+    assert result["replay_failures"] == 0
+    assert result["replay_histories"] == len(list((ROOT / "tests" / "histories").glob("*.json")))
+    assert "histories/s in 2 processes" in run.stdout
