@@ -48,14 +48,24 @@ async def _replay_rounds(paths: list[Path], seconds: float, ready: Any) -> dict[
     warmup = await replayer.replay_workflows(feed(), raise_on_replay_failure=False)
     if ready is not None:
         ready.wait(timeout=300)  # every process warmed up: the clocks start together
-    rounds = 0
+    replayed = 0
     begun = time.perf_counter()
-    while rounds == 0 or time.perf_counter() - begun < seconds:
-        await replayer.replay_workflows(feed(), raise_on_replay_failure=False)
-        rounds += 1
+
+    async def until_time_is_up():  # noqa: ANN202
+        # History by history rather than round by round, so that every process stops within
+        # a history of the others and none leaves its core idle while the clock runs.
+        nonlocal replayed
+        while True:
+            for history in histories:
+                if replayed >= len(histories) and time.perf_counter() - begun >= seconds:
+                    return
+                replayed += 1
+                yield history
+
+    await replayer.replay_workflows(until_time_is_up(), raise_on_replay_failure=False)
     return {
-        "replayed": rounds * len(histories),
-        "rounds": rounds,
+        "replayed": replayed,
+        "rounds": replayed / len(histories),
         "seconds": time.perf_counter() - begun,
         "failures": len(warmup.replay_failures),
     }
@@ -96,7 +106,7 @@ async def replay_phase(
     progress.done(
         f"{rate:.1f} histories/s ({processes} processes, {per_process:.1f}/s each)"
         if processes > 1
-        else f"{rate:.1f} histories/s ({rounds} rounds of {len(paths)})"
+        else f"{rate:.1f} histories/s ({rounds:.1f} rounds of {len(paths)})"
     )
     failures = runs[0]["failures"]
     if failures:
