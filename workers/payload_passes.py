@@ -26,6 +26,7 @@ test's worker calls it), so it is noticed, not silently undone.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import temporalio.bridge.worker as bridge_worker
@@ -50,6 +51,21 @@ def has_effect(converter: DataConverter) -> bool:
     return converter.payload_codec is not None or converter.external_storage is not None
 
 
+def _unless_idle(
+    payload_pass: Callable[..., Awaitable[StorageOperationMetrics]],
+) -> Callable[..., Awaitable[StorageOperationMetrics]]:
+    """`decode_activation` or `encode_completion`, returning at once when it has nothing to do."""
+
+    async def run(
+        message: Any, data_converter: DataConverter, *args: Any, **kwargs: Any
+    ) -> StorageOperationMetrics:
+        if not has_effect(data_converter):
+            return StorageOperationMetrics()
+        return await payload_pass(message, data_converter, *args, **kwargs)
+
+    return run
+
+
 def install() -> None:
     """Short-circuit the passes in this process (idempotent)."""
     if getattr(bridge_worker.decode_activation, "skips_idle_passes", False):
@@ -62,22 +78,6 @@ def install() -> None:
     parameters = list(inspect.signature(create).parameters)
     if parameters != list(inspect.signature(_command_aware_signature).parameters):
         raise RuntimeError(f"_CommandAwareDataConverter.create changed: {parameters}")
-    decode = bridge_worker.decode_activation
-    encode = bridge_worker.encode_completion
-
-    async def decode_activation(
-        activation: Any, data_converter: DataConverter, *args: Any, **kwargs: Any
-    ) -> StorageOperationMetrics:
-        if not has_effect(data_converter):
-            return StorageOperationMetrics()
-        return await decode(activation, data_converter, *args, **kwargs)
-
-    async def encode_completion(
-        completion: Any, data_converter: DataConverter, *args: Any, **kwargs: Any
-    ) -> StorageOperationMetrics:
-        if not has_effect(data_converter):
-            return StorageOperationMetrics()
-        return await encode(completion, data_converter, *args, **kwargs)
 
     def command_aware(
         instance: Any,
@@ -85,12 +85,14 @@ def install() -> None:
         workflow_context_dc: DataConverter,
         workflow_context: Any,
     ) -> DataConverter:
-        # Only the passes use this converter: with nothing for them to do, any will do.
+        # The SDK hands this converter to the passes, and converts a failed activation's
+        # error with it: with no codec, the workflow's own converter does both as well.
         if not has_effect(workflow_context_dc):
             return workflow_context_dc
         return create(instance, context_free_dc, workflow_context_dc, workflow_context)
 
+    decode_activation = _unless_idle(bridge_worker.decode_activation)
     decode_activation.skips_idle_passes = True  # type: ignore[attr-defined]
     bridge_worker.decode_activation = decode_activation  # type: ignore[assignment]
-    bridge_worker.encode_completion = encode_completion  # type: ignore[assignment]
+    bridge_worker.encode_completion = _unless_idle(bridge_worker.encode_completion)  # type: ignore[assignment]
     _workflow._CommandAwareDataConverter.create = staticmethod(command_aware)  # type: ignore[method-assign,assignment]
