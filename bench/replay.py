@@ -24,7 +24,7 @@ from bench.report import Progress
 from bench.stack import BenchError
 
 
-async def _replay_rounds(paths: list[Path], seconds: float, ready: Any) -> dict[str, Any]:
+async def _replay_for(paths: list[Path], seconds: float, ready: Any) -> dict[str, Any]:
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Replayer
 
@@ -73,7 +73,7 @@ async def _replay_rounds(paths: list[Path], seconds: float, ready: Any) -> dict[
 
 def _replay_in_a_process(paths: list[Path], seconds: float, ready: Any, results: Any) -> None:
     try:
-        results.put(asyncio.run(_replay_rounds(paths, seconds, ready)))
+        results.put(asyncio.run(_replay_for(paths, seconds, ready)))
     except BaseException as error:  # the parent reports it; a child's traceback is lost
         ready.abort()
         results.put({"error": f"{type(error).__name__}: {error}"})
@@ -92,7 +92,7 @@ async def replay_phase(
         raise BenchError("no histories to replay")
     if processes == 1:
         progress.update(f"{len(paths)} histories in this process")
-        runs = [await _replay_rounds(paths, seconds, None)]
+        runs = [await _replay_for(paths, seconds, None)]
     else:
         runs = await asyncio.to_thread(_replay_in_processes, paths, seconds, processes, progress)
     failed = [run["error"] for run in runs if "error" in run]
