@@ -376,7 +376,9 @@ def stop_profiler(profiler: subprocess.Popen | None, stack: BenchStack) -> None:
         profiler.wait()
 
 
-async def orders_phase(stack: BenchStack, options: Options, progress: Progress) -> dict[str, Any]:
+async def orders_phase(
+    stack: BenchStack, options: Options, progress: Progress, metrics_ports: list[int]
+) -> dict[str, Any]:
     client = stack.client
     assert client is not None
     progress.start("orders")
@@ -394,6 +396,7 @@ async def orders_phase(stack: BenchStack, options: Options, progress: Progress) 
     customer = "cus_bench_orders"
     profiler = start_profiler(stack, options, progress)
     retried = RETRIES["503"]
+    evicted_before = await cache_evictions(metrics_ports)
     meter = CpuMeter(stack)
     try:
         started_at = time.time()
@@ -423,6 +426,9 @@ async def orders_phase(stack: BenchStack, options: Options, progress: Progress) 
         "cpu_ms_per_order": meter.ms_per(options.orders),
         "cpu_ms_per_order_carrier": meter.stand_in_ms_per("carrier", options.orders),
         "orders_503_retries": retried,
+        # Orders the worker dropped from a full workflow cache while the run went on: each
+        # replays its history on its next task. 0: the cache held every order.
+        "orders_cache_evictions": await cache_evictions(metrics_ports) - evicted_before,
     }
 
 
@@ -440,6 +446,13 @@ async def cached_workflows(ports: list[int]) -> float | None:
     """Workflows in the sticky caches of the worker processes exporting on `ports`."""
     counts = [await worker_metric(port, "temporal_sticky_cache_size") for port in ports]
     return None if None in counts else sum(c for c in counts if c is not None)
+
+
+async def cache_evictions(ports: list[int]) -> int:
+    """Workflows the worker processes exporting on `ports` have evicted from a full cache so
+    far (the SDK exports the counter only once it has counted one)."""
+    name = "temporal_sticky_cache_total_forced_eviction"
+    return int(sum([await worker_metric(port, name) or 0.0 for port in ports]))
 
 
 async def settled_rss(pids: list[int], stack: BenchStack, quiet_s: float = 1.0) -> int:
@@ -497,6 +510,7 @@ async def open_orders_phase(
     await wait_for_booked(stack, warmup, progress, timeout=120)
     before = await settled_rss(pids, stack)
     cached_before = await cached_workflows(metrics_ports) or 0
+    evicted_before = await cache_evictions(metrics_ports)
     retried = RETRIES["503"]
     meter = CpuMeter(stack)
     placed = await place_many(
@@ -509,6 +523,7 @@ async def open_orders_phase(
     progress.update("letting the worker settle")
     after = await settled_rss(pids, stack)
     cached = await cached_workflows(metrics_ports)
+    evicted = await cache_evictions(metrics_ports) - evicted_before
     latencies_ms = [took * 1000 for took, _ in placed]
 
     # Queries on the first order placed: the one most likely to have left the cache.
@@ -553,6 +568,7 @@ async def open_orders_phase(
         "worker_rss_after_kb": after,
         "worker_kb_per_open_order": per_order,
         "worker_cached_workflows": int(cached) if cached is not None else None,
+        "open_orders_cache_evictions": evicted,
         "worker_kb_per_cached_workflow": (
             (after - before) / (cached - cached_before)
             if cached is not None and cached > cached_before
@@ -594,7 +610,7 @@ def worker_settings(stack: BenchStack) -> dict[str, Any]:
         "workflow_task_pollers": value("workflow_task_poller_behavior"),
         "activity_task_pollers": value("activity_task_poller_behavior"),
         "processes": stack.worker_processes,
-        "set_by_environment": sorted(tuned),
+        "set_by_settings": sorted(tuned),
     }
 
 
@@ -633,11 +649,14 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
         progress.update("simulated carrier")
         stack.start_carrier()
         progress.update("worker")
-        await stack.start_order_workers()
+        metrics_ports = [free_port() for _ in range(stack.worker_processes)]
+        await stack.start_order_workers(
+            lambda index: {"OMS_WORKER_METRICS_PORT": str(metrics_ports[index])}
+        )
         progress.done(f"up in {stack.root}")
         worker = worker_settings(stack)
         figures |= await floor_phase(stack, options, steps, progress)
-        figures |= await orders_phase(stack, options, progress)
+        figures |= await orders_phase(stack, options, progress, metrics_ports)
         figures["ratio"] = figures["orders_per_s"] / figures["floor_workflows_per_s"]
         # What the ratio would be if both runs were held back by the machine's CPU alone.
         figures["cpu_cost_ratio"] = (

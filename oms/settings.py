@@ -79,7 +79,13 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     otel_tracing: bool = False
     # Worker tuning; None keeps the Temporal SDK's default (see workers.main.worker_tuning).
-    worker_max_cached_workflows: int | None = Field(None, ge=0)
+    # The workflow cache (0: none) is for the orders being worked on, not every open order:
+    # an order spends most of its life waiting days for the carrier or the return window,
+    # and a cached one costs the worker about 175 KB (`make bench`), so the SDK's 1000 would
+    # hold 175 MB of orders doing nothing. An order evicted meanwhile replays its short
+    # history on its next task (a few milliseconds). Raise it when more orders than this
+    # are being placed and booked at once (`temporal_sticky_cache_miss` keeps climbing).
+    worker_max_cached_workflows: int = Field(256, ge=0)
     worker_max_concurrent_workflow_tasks: int | None = Field(None, gt=0)
     worker_max_concurrent_activities: int | None = Field(None, gt=0)
     worker_workflow_task_pollers: int | None = Field(None, gt=0)

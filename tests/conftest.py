@@ -225,9 +225,10 @@ async def running_stack(
     )
     store = await new_store(database_url)
     client = temporal_env.client
-    if settings.payload_key is not None:
-        # Encrypted payloads (OMS_PAYLOAD_KEY): the worker's client carries the codec too.
-        client = await connect(settings)
+    if settings.payload_key is not None or settings.worker_metrics_port is not None:
+        # Encrypted payloads (OMS_PAYLOAD_KEY): the worker's client carries the codec too;
+        # with a metrics port it exports the SDK's metrics, as the worker process does.
+        client = await connect(settings, worker=True)
     async with serve_api(settings) as base_url, simulated_carrier(settings, store, base_url):
         gateway = make_gateway(store)
         stack = Stack(settings, client, store, gateway, base_url)

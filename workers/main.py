@@ -41,10 +41,9 @@ log = logging.getLogger("oms.worker")
 
 def worker_tuning(settings: Settings) -> dict[str, Any]:
     """The `Worker` options the `OMS_WORKER_*` tuning settings set. An unset one is left out,
-    so the SDK's default applies (1000 cached workflows, 5 pollers of each kind, ...)."""
-    options: dict[str, Any] = {}
-    if settings.worker_max_cached_workflows is not None:
-        options["max_cached_workflows"] = settings.worker_max_cached_workflows
+    so the SDK's default applies (5 pollers of each kind, 100 task slots, ...); the workflow
+    cache is this shop's own (`Settings.worker_max_cached_workflows`)."""
+    options: dict[str, Any] = {"max_cached_workflows": settings.worker_max_cached_workflows}
     if settings.worker_max_concurrent_workflow_tasks is not None:
         options["max_concurrent_workflow_tasks"] = settings.worker_max_concurrent_workflow_tasks
     if settings.worker_max_concurrent_activities is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,8 @@ SMOKE = (
     *("--open-orders", "20", "--clients", "4", "--queries", "5"),
     *("--replay-seconds", "0", "--replay-processes", "2"),
 )
+# A workflow cache smaller than the open orders, so that the run shows the cap at work.
+CACHE = 10
 
 
 def test_bench_smoke_run_writes_every_figure(tmp_path: Path) -> None:
@@ -30,6 +33,7 @@ def test_bench_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "bench", *SMOKE, "--output", str(output)],
         cwd=ROOT,
+        env=os.environ | {"OMS_WORKER_MAX_CACHED_WORKFLOWS": str(CACHE)},
         capture_output=True,
         text=True,
         timeout=170,
@@ -80,3 +84,11 @@ def test_bench_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     assert result["replay_failures"] == 0
     assert result["replay_histories"] == len(list((ROOT / "tests" / "histories").glob("*.json")))
     assert "histories/s in 2 processes" in run.stdout
+    # The open orders outnumber the cache: it stays at its cap, the rest are evicted (and the
+    # first order placed, long evicted, still answers its query).
+    assert result["worker_max_cached_workflows"] == CACHE
+    assert result["stack"]["worker"]["max_cached_workflows"] == CACHE
+    assert result["worker_cached_workflows"] <= CACHE
+    assert result["open_orders_cache_evictions"] >= result["options"]["open_orders"] - CACHE
+    assert result["orders_cache_evictions"] >= 0
+    assert "evicted from a full cache (orders run / open orders)" in run.stdout
