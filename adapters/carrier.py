@@ -9,12 +9,14 @@ the warehouse reports a return's receipt itself.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pydantic import BaseModel
+from sqlalchemy import Executable, select
 
 from domain.orders import Address, AllocatedLine
 from store.db import Store
@@ -61,6 +63,14 @@ class Carrier(Protocol):
     ) -> ReturnLabel: ...
 
 
+@functools.cache
+def _insert_booking(dialect: str) -> Executable:
+    """A booking's insert-or-nothing, its row passed as parameters so it is compiled once; the
+    shipment id comes back when the row was written."""
+    insert = Store.insert_for(dialect, CarrierShipment.__table__).on_conflict_do_nothing()
+    return insert.returning(CarrierShipment.shipment_id)
+
+
 class SimulatedCarrier:
     """Books shipments; idempotent by shipment id (a retried booking returns the first)."""
 
@@ -77,22 +87,28 @@ class SimulatedCarrier:
         address: Address,
         lines: list[AllocatedLine],
     ) -> Booking:
-        async with self.store.transaction() as session:
-            row = await session.get(CarrierShipment, shipment_id)
-            if row is None:
-                now = datetime.now(UTC)
-                digest = hashlib.sha256(shipment_id.encode()).hexdigest()[:12].upper()
-                row = CarrierShipment(
-                    shipment_id=shipment_id,
-                    order_id=order_id,
-                    warehouse=warehouse,
-                    tracking_number=f"SIM{digest}",
-                    status="booked",
-                    next_event_at=now + timedelta(seconds=self.delay_s),
-                    created_at=now,
+        now = datetime.now(UTC)
+        digest = hashlib.sha256(shipment_id.encode()).hexdigest()[:12].upper()
+        row = {
+            "shipment_id": shipment_id,
+            "order_id": order_id,
+            "warehouse": warehouse,
+            "tracking_number": f"SIM{digest}",
+            "status": "booked",
+            "next_event_at": now + timedelta(seconds=self.delay_s),
+            "created_at": now,
+        }
+        async with self.store.connection() as connection:
+            # Insert-or-nothing: a booking made before keeps its row and its tracking number.
+            written = await connection.execute(_insert_booking(self.store.dialect), row)
+            tracking_number = row["tracking_number"]
+            if written.first() is None:
+                tracking_number = await connection.scalar(
+                    select(CarrierShipment.tracking_number).where(
+                        CarrierShipment.shipment_id == shipment_id
+                    )
                 )
-                session.add(row)
-            return Booking(shipment_id=shipment_id, tracking_number=row.tracking_number)
+        return Booking(shipment_id=shipment_id, tracking_number=tracking_number)
 
     async def cancel(self, shipment_id: str) -> bool:
         async with self.store.transaction() as session:

@@ -7,14 +7,16 @@ first attempts of each key, `tok_risk_elevated` / `tok_risk_highest` score high 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Executable, Row, Table, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.payments import (
     Authorization,
@@ -30,6 +32,11 @@ from store.db import Store
 from store.tables import GatewayAttempt, PaymentAuthorization, PaymentOperation
 
 RISK_SCORES = {"tok_risk_elevated": 75, "tok_risk_highest": 97}
+
+# The ledger is written with Core statements on a bare connection: the gateway runs in every
+# order's path, and the ORM's unit of work cost it more than its own statements (`make bench`).
+AUTHORIZATIONS = cast(Table, PaymentAuthorization.__table__)
+OPERATIONS = cast(Table, PaymentOperation.__table__)
 
 
 def _fingerprint(kind: str, params: dict[str, Any]) -> str:
@@ -52,25 +59,28 @@ class SandboxGateway:
         if token == "tok_flaky":
             await self._fail_first_attempts(key)
 
-        async def apply(session) -> tuple[str, dict]:  # noqa: ANN001
+        async def apply(connection: AsyncConnection) -> tuple[str, dict]:
             if amount_minor <= 0:
                 raise InvalidPaymentRequest("amount must be positive", "invalid_amount")
             if token == "tok_declined":
                 return "declined", {"code": "card_declined", "message": "the card was declined"}
-            authorization = PaymentAuthorization(
-                authorization_id=f"auth_{uuid.uuid4().hex[:20]}",
-                order_id=order_id,
-                token=token,
-                currency=currency,
-                amount_minor=amount_minor,
-                captured_minor=0,
-                refunded_minor=0,
-                status="authorized",
-                created_at=datetime.now(UTC),
+            authorization_id = f"auth_{uuid.uuid4().hex[:20]}"
+            await connection.execute(
+                _insert(self.store.dialect, PaymentAuthorization),
+                {
+                    "authorization_id": authorization_id,
+                    "order_id": order_id,
+                    "token": token,
+                    "currency": currency,
+                    "amount_minor": amount_minor,
+                    "captured_minor": 0,
+                    "refunded_minor": 0,
+                    "status": "authorized",
+                    "created_at": datetime.now(UTC),
+                },
             )
-            session.add(authorization)
             return "succeeded", {
-                "authorization_id": authorization.authorization_id,
+                "authorization_id": authorization_id,
                 "amount_minor": amount_minor,
                 "currency": currency,
             }
@@ -85,8 +95,8 @@ class SandboxGateway:
     ) -> MoneyMovement:
         params = {"authorization_id": authorization_id, "amount": amount_minor}
 
-        async def apply(session) -> tuple[str, dict]:  # noqa: ANN001
-            auth = await self._authorization(session, authorization_id)
+        async def apply(connection: AsyncConnection) -> tuple[str, dict]:
+            auth = await self._authorization(connection, authorization_id)
             if auth.status == "voided":
                 raise InvalidPaymentRequest("authorization was voided", "authorization_voided")
             if amount_minor <= 0 or auth.captured_minor + amount_minor > auth.amount_minor:
@@ -95,7 +105,7 @@ class SandboxGateway:
                     f"{auth.amount_minor - auth.captured_minor}",
                     "amount_too_large",
                 )
-            auth.captured_minor += amount_minor
+            await _change(connection, auth, captured_minor=auth.captured_minor + amount_minor)
             return "succeeded", self._movement(key, auth, amount_minor)
 
         return await self._movement_op(
@@ -105,10 +115,11 @@ class SandboxGateway:
     async def void(self, key: str, *, order_id: str, authorization_id: str) -> MoneyMovement:
         params = {"authorization_id": authorization_id}
 
-        async def apply(session) -> tuple[str, dict]:  # noqa: ANN001
-            auth = await self._authorization(session, authorization_id)
+        async def apply(connection: AsyncConnection) -> tuple[str, dict]:
+            auth = await self._authorization(connection, authorization_id)
             released = 0 if auth.status == "voided" else auth.amount_minor - auth.captured_minor
-            auth.status = "voided"  # the uncaptured remainder is released; no more captures
+            # The uncaptured remainder is released; no more captures.
+            await _change(connection, auth, status="voided")
             return "succeeded", self._movement(key, auth, released)
 
         return await self._movement_op(key, "void", params, order_id, authorization_id, None, apply)
@@ -118,15 +129,15 @@ class SandboxGateway:
     ) -> MoneyMovement:
         params = {"authorization_id": authorization_id, "amount": amount_minor}
 
-        async def apply(session) -> tuple[str, dict]:  # noqa: ANN001
-            auth = await self._authorization(session, authorization_id)
+        async def apply(connection: AsyncConnection) -> tuple[str, dict]:
+            auth = await self._authorization(connection, authorization_id)
             refundable = auth.captured_minor - auth.refunded_minor
             if amount_minor <= 0 or amount_minor > refundable:
                 raise InvalidPaymentRequest(
                     f"refund of {amount_minor} exceeds the refundable {refundable}",
                     "amount_too_large",
                 )
-            auth.refunded_minor += amount_minor
+            await _change(connection, auth, refunded_minor=auth.refunded_minor + amount_minor)
             return "succeeded", self._movement(key, auth, amount_minor)
 
         return await self._movement_op(
@@ -159,7 +170,7 @@ class SandboxGateway:
         return MoneyMovement.model_validate(response)
 
     @staticmethod
-    def _movement(key: str, auth: PaymentAuthorization, amount: int) -> dict:
+    def _movement(key: str, auth: Row, amount: int) -> dict:
         return {
             "operation_id": f"op_{hashlib.sha256(key.encode()).hexdigest()[:20]}",
             "authorization_id": auth.authorization_id,
@@ -168,8 +179,16 @@ class SandboxGateway:
         }
 
     @staticmethod
-    async def _authorization(session, authorization_id: str) -> PaymentAuthorization:  # noqa: ANN001
-        auth = await session.get(PaymentAuthorization, authorization_id, with_for_update=True)
+    async def _authorization(connection: AsyncConnection, authorization_id: str) -> Row:
+        """The authorization's row, locked against other changes until the transaction ends
+        (`FOR UPDATE` on PostgreSQL; SQLite has one writer at a time)."""
+        auth = (
+            await connection.execute(
+                select(AUTHORIZATIONS)
+                .where(AUTHORIZATIONS.c.authorization_id == authorization_id)
+                .with_for_update()
+            )
+        ).first()
         if auth is None:
             raise InvalidPaymentRequest(
                 f"no authorization {authorization_id}", "unknown_authorization"
@@ -181,23 +200,30 @@ class SandboxGateway:
         request_hash = _fingerprint(kind, params)
         for _ in range(3):
             try:
-                async with self.store.transaction() as session:
-                    existing = await session.get(PaymentOperation, key)
+                async with self.store.connection() as connection:
+                    existing = (
+                        await connection.execute(
+                            select(OPERATIONS).where(OPERATIONS.c.idempotency_key == key)
+                        )
+                    ).first()
                     if existing is None:
-                        outcome, response = await apply(session)
-                        session.add(
-                            PaymentOperation(
-                                idempotency_key=key,
-                                kind=kind,
-                                request_hash=request_hash,
-                                order_id=order_id,
-                                authorization_id=response.get("authorization_id", authorization_id),
-                                amount_minor=response.get("amount_minor", amount or 0),
-                                currency=response.get("currency", currency or ""),
-                                outcome=outcome,
-                                response=response,
-                                created_at=datetime.now(UTC),
-                            )
+                        outcome, response = await apply(connection)
+                        await connection.execute(
+                            _insert(self.store.dialect, PaymentOperation),
+                            {
+                                "idempotency_key": key,
+                                "kind": kind,
+                                "request_hash": request_hash,
+                                "order_id": order_id,
+                                "authorization_id": response.get(
+                                    "authorization_id", authorization_id
+                                ),
+                                "amount_minor": response.get("amount_minor", amount or 0),
+                                "currency": response.get("currency", currency or ""),
+                                "outcome": outcome,
+                                "response": response,
+                                "created_at": datetime.now(UTC),
+                            },
                         )
                         break
             except IntegrityError:
@@ -216,12 +242,14 @@ class SandboxGateway:
         return response
 
     async def _fail_first_attempts(self, key: str) -> None:
-        async with self.store.transaction() as session:
-            done = await session.get(PaymentOperation, key)
+        async with self.store.connection() as connection:
+            done = await connection.scalar(
+                select(OPERATIONS.c.idempotency_key).where(OPERATIONS.c.idempotency_key == key)
+            )
             if done is not None:
                 return
             # One atomic upsert, so concurrent first attempts count each other.
-            count = await session.scalar(
+            count = await connection.scalar(
                 self.store.insert(GatewayAttempt)
                 .values(idempotency_key=key, attempts=1)
                 .on_conflict_do_update(
@@ -234,6 +262,20 @@ class SandboxGateway:
             raise GatewayUnavailable(
                 f"sandbox: transient failure {count} of {self.flaky_failures}", "try_again"
             )
+
+
+@functools.cache
+def _insert(dialect: str, model: type[PaymentAuthorization | PaymentOperation]) -> Executable:
+    """A ledger row's insert, its values passed as parameters so it is compiled once."""
+    return Store.insert_for(dialect, model.__table__)
+
+
+async def _change(connection: AsyncConnection, auth: Row, **values: object) -> None:
+    await connection.execute(
+        update(AUTHORIZATIONS)
+        .where(AUTHORIZATIONS.c.authorization_id == auth.authorization_id)
+        .values(**values)
+    )
 
 
 __all__ = ["SandboxGateway", "PaymentError"]

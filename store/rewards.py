@@ -3,10 +3,11 @@ closes, then granted. Every entry is written once per key, so a retried award is
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Executable, func, select, update
 
 from domain.rewards import CustomerRewards, RewardEntry
 from store.db import Store, utc
@@ -34,37 +35,44 @@ async def add_entry(
         raise ValueError(f"reward entry {key}: kind {kind!r}")
     if points < 0:
         raise ValueError(f"reward entry {key}: points are given positive, got {points}")
-    async with store.transaction() as session:
-        await session.execute(
-            store.insert(RewardEntryRecord)
-            .values(
-                key=key,
-                customer_id=customer_id,
-                order_id=order_id,
-                line_id=line_id,
-                kind=kind,
-                points=-points if kind == "clawed_back" else points,
-                status="pending",
-                created_at=datetime.now(UTC),
-            )
-            .on_conflict_do_nothing()
-        )
-        stored = await session.scalar(
+    signed = -points if kind == "clawed_back" else points
+    row = {
+        "key": key,
+        "customer_id": customer_id,
+        "order_id": order_id,
+        "line_id": line_id,
+        "kind": kind,
+        "points": signed,
+        "status": "pending",
+        "created_at": datetime.now(UTC),
+    }
+    async with store.connection() as connection:
+        written = await connection.execute(_insert_entry(store.dialect), row)
+        if written.first() is not None:
+            return signed
+        stored = await connection.scalar(
             select(RewardEntryRecord.points).where(RewardEntryRecord.key == key)
         )
-    return stored or 0  # the row is there: inserted above, or before
+    return stored or 0  # the row is there: written before
+
+
+@functools.cache
+def _insert_entry(dialect: str) -> Executable:
+    """Insert-or-nothing by key, its row passed as parameters so it is compiled once; the key
+    comes back when the row was written."""
+    insert = Store.insert_for(dialect, RewardEntryRecord.__table__).on_conflict_do_nothing()
+    return insert.returning(RewardEntryRecord.key)
 
 
 async def grant(store: Store, order_id: str) -> int:
     """Grant every pending entry of the order. Returns the net points this call granted:
     0 when called again, since only pending rows change."""
-    async with store.transaction() as session:
-        granted = await session.scalars(
+    async with store.connection() as connection:
+        granted = await connection.scalars(
             update(RewardEntryRecord)
             .where(RewardEntryRecord.order_id == order_id, RewardEntryRecord.status == "pending")
             .values(status="granted", granted_at=datetime.now(UTC))
-            .returning(RewardEntryRecord.points),
-            execution_options={"synchronize_session": False},
+            .returning(RewardEntryRecord.points)
         )
         return sum(granted.all())
 
