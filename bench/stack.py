@@ -131,6 +131,16 @@ class BenchStack:
         self.processes[name] = process
         return process
 
+    def log_head_and_tail(self, name: str, lines: int = 10) -> str:
+        """A crashed Go server's log: its panic message comes first, its stack last."""
+        path = self.logs / f"{name}.log"
+        if not path.exists():
+            return ""
+        text = path.read_text(errors="replace").splitlines()
+        if len(text) <= 2 * lines:
+            return "\n".join(text)
+        return "\n".join([*text[:lines], "...", *text[-lines:]])
+
     def log_tail(self, name: str, lines: int = 20) -> str:
         path = self.logs / f"{name}.log"
         if not path.exists():
@@ -145,19 +155,31 @@ class BenchStack:
                 )
 
     async def start_server(self) -> None:
-        settings = self.settings()
-        server = self._spawn("temporal", launcher.dev_server_command(settings), self.env)
-        try:
-            await asyncio.to_thread(
-                launcher.wait_for_port,
-                "127.0.0.1",
-                self.temporal_port,
-                server,
-                "the Temporal dev server",
-                60,
-            )
-        except SystemExit as error:
-            raise BenchError(f"{error}\n{self.log_tail('temporal')}") from None
+        """The dev server on this stack's ports. One that exits while starting is started once
+        more on fresh ports: it binds ports of its own choosing besides ours (HTTP, metrics,
+        its internal services), and in some dozens of runs one start ended in a Go panic."""
+        for attempt in (1, 2):
+            settings = self.settings()
+            server = self._spawn("temporal", launcher.dev_server_command(settings), self.env)
+            try:
+                await asyncio.to_thread(
+                    launcher.wait_for_port,
+                    "127.0.0.1",
+                    self.temporal_port,
+                    server,
+                    "the Temporal dev server",
+                    60,
+                )
+                break
+            except SystemExit as error:
+                failure = f"{error}\n{self.log_head_and_tail('temporal')}"
+                if attempt == 2 or server.poll() is None:
+                    raise BenchError(failure) from None
+                print(f"bench: starting once more on fresh ports: {failure}", file=sys.stderr)
+                self.temporal_port, self.ui_port = free_port(), free_port()
+                self.env.update(
+                    OMS_TEMPORAL_PORT=str(self.temporal_port), OMS_UI_PORT=str(self.ui_port)
+                )
         await launcher.ensure_search_attributes(self.temporal_address, "default")
         from workers.main import connect
 
