@@ -39,6 +39,14 @@ with workflow.unsafe.imports_passed_through():
 if TYPE_CHECKING:
     from workflows.order import OrderWorkflow
 
+# Orders whose window opened before this code closed it when the clock said so, read at every
+# check. The clock a workflow reads right after a local activity is not always the one a
+# replay of it reads: an activity scheduled while a new worker replays, and run once that
+# worker takes a new task, reports a time from before that task (seen in the fault drill),
+# and the replay then took a path the order had not. Newer orders close the window when its
+# timer fires, an event in the history that every replay sees in the same place.
+WINDOW_TIMER = "return-window-closes-on-its-timer"
+
 
 class AfterDelivery:
     """Mixed into `OrderWorkflow`."""
@@ -52,6 +60,7 @@ class AfterDelivery:
         _rewards_started: bool
         _rewards_granted: bool
         _rewards_in_order: bool
+        _window_timer: asyncio.Task[None] | None
 
     @property
     def _order_run(self) -> OrderWorkflow:
@@ -78,6 +87,8 @@ class AfterDelivery:
 
     def window_open(self) -> bool:
         closes = self.order.return_window_closes_at
+        if self._window_timer is not None:
+            return not self._window_timer.done()
         return closes is not None and workflow.now() < closes
 
     def _quiet(self) -> bool:
@@ -106,7 +117,10 @@ class AfterDelivery:
             window = timedelta(seconds=self.terms.return_window_s)
             order.return_window_closes_at = workflow.now() + window
             run.record("ReturnWindowOpened", closes_at=order.return_window_closes_at.isoformat())
+            self._start_window_timer()
             await self._start_rewards()
+        else:
+            self._start_window_timer()  # a new run of the order: the rest of its window
         while True:
             await self._settle()
             if not self.window_open() and self._quiet():
@@ -117,9 +131,11 @@ class AfterDelivery:
             closes = order.return_window_closes_at
             assert closes is not None
             left = (closes - workflow.now()).total_seconds() if self.window_open() else None
+            if self._window_timer is not None:
+                left = None  # the window's own timer ends the wait
             run.set_details(
                 f"return window open until {closes:%Y-%m-%d %H:%M} UTC"
-                if left is not None
+                if self.window_open()
                 else "return window closed; finishing open returns"
             )
             await run.wait(
@@ -146,6 +162,19 @@ class AfterDelivery:
                 RewardsWorkflow.grant
             )
             await workflow.wait_condition(lambda: self._rewards_granted)
+
+    def _start_window_timer(self) -> None:
+        """The timer that closes the window, for orders whose window opened under this code.
+        A window already past (a run carried over late) still gets a timer, of a millisecond:
+        whether a timer is started never depends on the clock."""
+        if not workflow.patched(WINDOW_TIMER):
+            return
+        closes = self.order.return_window_closes_at
+        assert closes is not None
+        left = max((closes - workflow.now()).total_seconds(), 0.001)
+        self._window_timer = asyncio.create_task(
+            workflow.sleep(left, summary="the return window closes")
+        )
 
     async def _settle(self) -> None:
         """Apply what the returns reported, then ship the exchanges they made due."""

@@ -76,7 +76,7 @@ def _window_error(run: OrderRun, what: str) -> str | None:
                 f"{what} open once the order is delivered; it is, and the window opens in a moment"
             )
         return f"{what} open once the order is delivered; it is {status}"
-    if workflow.now() >= closes:
+    if not run.window_open():  # its timer has fired (or, for older orders, the clock passed)
         return f"the return window closed at {closes.isoformat()}; no more {what}"
     return None
 

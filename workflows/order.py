@@ -105,6 +105,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
         self._rewards_started = False
         self._rewards_granted = False
         self._rewards_in_order = False
+        self._window_timer: asyncio.Task[None] | None = None
         self._local_activities = False
         if order.carried is not None:
             # A new run of a long-lived order: pick up where the last one stopped.
