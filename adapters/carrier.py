@@ -9,14 +9,13 @@ the warehouse reports a return's receipt itself.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 from pydantic import BaseModel
-from sqlalchemy import Executable, select
+from sqlalchemy import Table, select
 
 from domain.orders import Address, AllocatedLine
 from store.db import Store
@@ -24,6 +23,7 @@ from store.tables import CarrierReturnLabel, CarrierShipment
 
 log = logging.getLogger(__name__)
 
+SHIPMENTS = cast(Table, CarrierShipment.__table__)
 NEXT_STATUS = {"booked": "dispatched", "dispatched": "delivered"}
 LABELS_URL = "https://labels.sandbox-carrier.test"
 
@@ -63,14 +63,6 @@ class Carrier(Protocol):
     ) -> ReturnLabel: ...
 
 
-@functools.cache
-def _insert_booking(dialect: str) -> Executable:
-    """A booking's insert-or-nothing, its row passed as parameters so it is compiled once; the
-    shipment id comes back when the row was written."""
-    insert = Store.insert_for(dialect, CarrierShipment.__table__).on_conflict_do_nothing()
-    return insert.returning(CarrierShipment.shipment_id)
-
-
 class SimulatedCarrier:
     """Books shipments; idempotent by shipment id (a retried booking returns the first)."""
 
@@ -100,7 +92,9 @@ class SimulatedCarrier:
         }
         async with self.store.connection() as connection:
             # Insert-or-nothing: a booking made before keeps its row and its tracking number.
-            written = await connection.execute(_insert_booking(self.store.dialect), row)
+            written = await connection.execute(
+                Store.insert_once(self.store.dialect, SHIPMENTS), row
+            )
             tracking_number = row["tracking_number"]
             if written.first() is None:
                 tracking_number = await connection.scalar(

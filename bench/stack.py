@@ -131,21 +131,15 @@ class BenchStack:
         self.processes[name] = process
         return process
 
-    def log_head_and_tail(self, name: str, lines: int = 10) -> str:
-        """A crashed Go server's log: its panic message comes first, its stack last."""
+    def log_tail(self, name: str, lines: int = 20, head: int = 0) -> str:
+        """The log's last `lines` lines, after its first `head` ones when it is longer."""
         path = self.logs / f"{name}.log"
         if not path.exists():
             return ""
         text = path.read_text(errors="replace").splitlines()
-        if len(text) <= 2 * lines:
-            return "\n".join(text)
-        return "\n".join([*text[:lines], "...", *text[-lines:]])
-
-    def log_tail(self, name: str, lines: int = 20) -> str:
-        path = self.logs / f"{name}.log"
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        if head and len(text) > head + lines:
+            return "\n".join([*text[:head], "...", *text[-lines:]])
+        return "\n".join(text[-lines:] if not head else text)
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():
@@ -172,7 +166,8 @@ class BenchStack:
                 )
                 break
             except SystemExit as error:
-                failure = f"{error}\n{self.log_head_and_tail('temporal')}"
+                # A Go panic's message comes first in the log, its stack last.
+                failure = f"{error}\n{self.log_tail('temporal', lines=10, head=10)}"
                 if attempt == 2 or server.poll() is None:
                     raise BenchError(failure) from None
                 print(f"bench: starting once more on fresh ports: {failure}", file=sys.stderr)

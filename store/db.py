@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Executable, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -143,6 +144,15 @@ class Store:
     @staticmethod
     def insert_for(dialect: str, table):  # noqa: ANN001, ANN205
         return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+    @staticmethod
+    @functools.cache
+    def insert_once(dialect: str, table: Table) -> Executable:
+        """`INSERT … ON CONFLICT DO NOTHING RETURNING` the primary key, built and compiled
+        once per table, its row passed as parameters: a row comes back only when this call
+        wrote it (PostgreSQL reports no row count for such an insert)."""
+        insert = Store.insert_for(dialect, table).on_conflict_do_nothing()
+        return insert.returning(*table.primary_key.columns)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

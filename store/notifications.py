@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import Executable, select
+from sqlalchemy import Table, select
 
 from store.db import Store
 from store.tables import Notification
+
+NOTIFICATIONS = cast(Table, Notification.__table__)
 
 
 async def enqueue(
@@ -24,16 +26,8 @@ async def enqueue(
         "created_at": datetime.now(UTC),
     }
     async with store.connection() as connection:
-        written = await connection.execute(_insert(store.dialect), row)
+        written = await connection.execute(Store.insert_once(store.dialect, NOTIFICATIONS), row)
         return written.first() is not None
-
-
-@functools.cache
-def _insert(dialect: str) -> Executable:
-    """Insert-or-nothing by key, its row passed as parameters so it is compiled once; the key
-    comes back when the row was written (a rowcount is not reported on every backend)."""
-    insert = Store.insert_for(dialect, Notification.__table__).on_conflict_do_nothing()
-    return insert.returning(Notification.key)
 
 
 async def for_order(store: Store, order_id: str) -> list[Notification]:

@@ -3,17 +3,17 @@ closes, then granted. Every entry is written once per key, so a retried award is
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, cast
 
-from sqlalchemy import Executable, func, select, update
+from sqlalchemy import Table, func, select, update
 
 from domain.rewards import CustomerRewards, RewardEntry
 from store.db import Store, utc
 from store.tables import RewardEntryRecord
 
 EntryKind = Literal["awarded", "clawed_back"]
+ENTRIES = cast(Table, RewardEntryRecord.__table__)
 
 ENTRIES_SHOWN = 500
 
@@ -47,21 +47,13 @@ async def add_entry(
         "created_at": datetime.now(UTC),
     }
     async with store.connection() as connection:
-        written = await connection.execute(_insert_entry(store.dialect), row)
+        written = await connection.execute(Store.insert_once(store.dialect, ENTRIES), row)
         if written.first() is not None:
             return signed
         stored = await connection.scalar(
             select(RewardEntryRecord.points).where(RewardEntryRecord.key == key)
         )
     return stored or 0  # the row is there: written before
-
-
-@functools.cache
-def _insert_entry(dialect: str) -> Executable:
-    """Insert-or-nothing by key, its row passed as parameters so it is compiled once; the key
-    comes back when the row was written."""
-    insert = Store.insert_for(dialect, RewardEntryRecord.__table__).on_conflict_do_nothing()
-    return insert.returning(RewardEntryRecord.key)
 
 
 async def grant(store: Store, order_id: str) -> int:

@@ -22,6 +22,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from adapters.carrier import Carrier, SimulatedCarrier
 from adapters.carrier_simulator import CarrierSimulator, carrier_key
@@ -31,7 +32,8 @@ from oms.settings import Settings
 from store.catalog import seed_catalog
 from store.db import Store
 from store.migrate import upgrade
-from workers.main import build_worker, connect
+from workers.main import WORKFLOWS, build_worker, connect
+from workers.sandbox import strict_sandbox
 from workflows import search_attributes
 
 VENV_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
@@ -52,6 +54,16 @@ API_KEYS = (
 )
 
 STORE_BACKENDS_RUN: set[str] = set()
+
+
+def strict_replayer() -> Replayer:
+    """The replayer of the replay suite: stricter than the worker, so a recorded path that
+    reads the clock, draws a random number or does I/O fails (workers.sandbox)."""
+    return Replayer(
+        workflows=WORKFLOWS,
+        workflow_runner=strict_sandbox(),
+        data_converter=pydantic_data_converter,
+    )
 
 
 def free_port() -> int:

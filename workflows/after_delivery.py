@@ -113,14 +113,14 @@ class AfterDelivery:
         exchange it took has finished; then grant the rewards."""
         run = self._order_run
         order = self.order
-        if order.return_window_closes_at is None:
+        opening = order.return_window_closes_at is None
+        if opening:
             window = timedelta(seconds=self.terms.return_window_s)
             order.return_window_closes_at = workflow.now() + window
             run.record("ReturnWindowOpened", closes_at=order.return_window_closes_at.isoformat())
-            self._start_window_timer()
+        self._start_window_timer()  # in a new run of the order: for the rest of its window
+        if opening:
             await self._start_rewards()
-        else:
-            self._start_window_timer()  # a new run of the order: the rest of its window
         while True:
             await self._settle()
             if not self.window_open() and self._quiet():
@@ -130,9 +130,10 @@ class AfterDelivery:
                 continue
             closes = order.return_window_closes_at
             assert closes is not None
-            left = (closes - workflow.now()).total_seconds() if self.window_open() else None
-            if self._window_timer is not None:
-                left = None  # the window's own timer ends the wait
+            # Older orders wait until the clock passes the closing time; newer ones until the
+            # window's own timer fires, which `window_open` watches.
+            clock_closes = self._window_timer is None and self.window_open()
+            left = (closes - workflow.now()).total_seconds() if clock_closes else None
             run.set_details(
                 f"return window open until {closes:%Y-%m-%d %H:%M} UTC"
                 if self.window_open()

@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
-
 from adapters.carrier import Booking, SimulatedCarrier
-from tests.conftest import running_stack
+from tests.conftest import running_stack, strict_replayer
 from tests.orders import order_body, place, wait_for_status
-from workers.main import WORKFLOWS
-from workers.sandbox import strict_sandbox
 
 
 class FirstBookingAnswersLast(SimulatedCarrier):
@@ -46,10 +41,5 @@ async def test_an_order_whose_shipments_book_out_of_order_replays(temporal_env, 
         assert len(view["shipments"]) == 2
         handle = stack.client.get_workflow_handle(f"order-{placed['order_id']}")
         history = await handle.fetch_history()
-    replayer = Replayer(
-        workflows=WORKFLOWS,
-        workflow_runner=strict_sandbox(),
-        data_converter=pydantic_data_converter,
-    )
-    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    result = await strict_replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, repr(result.replay_failure)

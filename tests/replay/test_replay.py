@@ -10,12 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from oms.history import history_files, load_history
-from workers.main import WORKFLOWS
-from workers.sandbox import strict_sandbox
+from tests.conftest import strict_replayer
 
 HISTORIES_DIR = Path(__file__).resolve().parent.parent / "histories"
 HISTORIES = history_files(HISTORIES_DIR)
@@ -28,13 +26,7 @@ def test_histories_directory_exists() -> None:
 
 @pytest.fixture(scope="module")
 def replayer() -> Replayer:
-    return Replayer(
-        workflows=WORKFLOWS,
-        # Stricter than the worker: a recorded path that reads the clock, draws a random
-        # number or does I/O fails here (workers.sandbox).
-        workflow_runner=strict_sandbox(),
-        data_converter=pydantic_data_converter,
-    )
+    return strict_replayer()
 
 
 # Defined only when there is something to replay, so an empty directory passes rather

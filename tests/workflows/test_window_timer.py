@@ -9,14 +9,10 @@ order waits, and when the window closes, come from the history alone.
 from __future__ import annotations
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import PayloadConverter
-from temporalio.worker import Replayer
 
-from tests.conftest import Stack
+from tests.conftest import Stack, strict_replayer
 from tests.orders import journal_types, order_body, place, wait_for_status
-from workers.main import WORKFLOWS
-from workers.sandbox import strict_sandbox
 from workflows.order import order_workflow_id
 
 SUMMARY = "the return window closes"
@@ -49,10 +45,5 @@ async def test_the_window_closes_on_its_timer_and_the_order_replays(stack: Stack
     assert journal.index("ReturnWindowOpened") < journal.index("ReturnWindowClosed")
     assert journal.index("ReturnWindowClosed") < journal.index("OrderCompleted")
 
-    replayer = Replayer(
-        workflows=WORKFLOWS,
-        workflow_runner=strict_sandbox(),
-        data_converter=pydantic_data_converter,
-    )
-    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    result = await strict_replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, repr(result.replay_failure)
