@@ -3,6 +3,8 @@
 Its ledger lives in the store (`payment_authorizations`, `payment_operations`). Test tokens:
 `tok_visa` approves, `tok_declined` is a hard decline, `tok_flaky` fails transiently on the
 first attempts of each key, `tok_risk_elevated` / `tok_risk_highest` score high for fraud.
+Any other token is declined (`invalid_token`), as Stripe's test mode refuses a token it never
+issued: a typo in a test token shows as a decline, not as a card that works.
 """
 
 from __future__ import annotations
@@ -32,6 +34,18 @@ from store.db import Store
 from store.tables import GatewayAttempt, PaymentAuthorization, PaymentOperation
 
 RISK_SCORES = {"tok_risk_elevated": 75, "tok_risk_highest": 97}
+TEST_TOKENS = ("tok_visa", "tok_declined", "tok_flaky", *RISK_SCORES)
+
+
+def unknown_token(token: str) -> dict[str, str] | None:
+    """The decline for a token the sandbox does not know, or None for a test token."""
+    if token in TEST_TOKENS:
+        return None
+    return {
+        "code": "invalid_token",
+        "message": f"unknown test token {token}; the sandbox accepts {', '.join(TEST_TOKENS)}",
+    }
+
 
 # The ledger is written with Core statements on a bare connection: the gateway runs in every
 # order's path, and the ORM's unit of work cost it more than its own statements (`make bench`).
@@ -64,6 +78,8 @@ class SandboxGateway:
                 raise InvalidPaymentRequest("amount must be positive", "invalid_amount")
             if token == "tok_declined":
                 return "declined", {"code": "card_declined", "message": "the card was declined"}
+            if (refusal := unknown_token(token)) is not None:
+                return "declined", refusal
             authorization_id = f"auth_{uuid.uuid4().hex[:20]}"
             await connection.execute(
                 _insert(self.store.dialect, PaymentAuthorization),

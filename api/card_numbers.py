@@ -9,7 +9,7 @@ letter or another digit (a hex id, a UUID, a longer number) are not one. That ke
 SKUs, UUIDs, timestamps and amounts out, while `4111 1111 1111 1111`, `4111-1111-1111-1111`
 and `tok_4111111111111111` are caught.
 
-Pure functions only; `api.request_guard` applies them to every request.
+Pure functions only; `api.request_guard` and `api.json_body` apply them to every request.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ ISSUER_DIGITS = frozenset("23456")
 _RUN = re.compile(r"\d+(?:[ -]\d+)*")
 _GROUP = re.compile(r"\d+")
 _MASK = "[card number removed]"
+
+CARD_MESSAGE = (
+    "looks like a card number; the API takes payment tokens (tok_...) only, never card data"
+)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -107,18 +111,29 @@ def _scalar_has_card(value: Any) -> bool:
     return False
 
 
+_CARD_KEY = object()  # marks, on the walk's stack, an object one of whose keys is a card number
+
+
 def find_card_numbers(value: Any, path: Path = ()) -> list[Path]:
     """The paths (keys and list indexes, as in a 422's `loc`) of every value in a decoded JSON
-    document that holds a card number. A key that is one names the object holding it."""
+    document that holds a card number, in document order. A key that is one names the object
+    holding it. Iterative: a client's nesting must not exhaust the interpreter's stack."""
     found: list[Path] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(key, str) and contains_card_number(key) and path not in found:
-                found.append(path)
-            found.extend(find_card_numbers(item, (*path, key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.extend(find_card_numbers(item, (*path, index)))
-    elif _scalar_has_card(value):
-        found.append(path)
+    pending: list[tuple[Any, Path]] = [(value, path)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, dict):
+            children: list[tuple[Any, Path]] = []
+            for key, child in item.items():
+                if isinstance(key, str) and contains_card_number(key):
+                    children.append((_CARD_KEY, where))  # reported in document order
+                children.append((child, (*where, key)))
+            pending.extend(reversed(children))
+        elif item is _CARD_KEY:
+            if where not in found:
+                found.append(where)
+        elif isinstance(item, list):
+            pending.extend((child, (*where, i)) for i, child in reversed(list(enumerate(item))))
+        elif _scalar_has_card(item):
+            found.append(where)
     return found

@@ -3,10 +3,16 @@
 - a body larger than `OMS_API_MAX_BODY_BYTES` is a 413, from its `Content-Length` or, for a
   chunked body, as soon as the bytes received pass the limit;
 - a body not received within `OMS_API_BODY_TIMEOUT_S` is a 408;
+- a body that is not `application/json` (or `application/*+json`) is a 415, unread;
+- a JSON body that cannot be handled safely (too deep, NaN, huge integers, duplicate keys,
+  NUL and other control characters, lone surrogates; `api.json_body`) is a 422 naming the
+  field, in FastAPI's shape, without echoing the value;
 - a card number anywhere in the JSON body or the query string is a 422 naming the field,
-  in FastAPI's shape, without echoing the number (`api.card_numbers`).
+  without echoing the number (`api.card_numbers`); so is a control character in the path
+  or the query.
 
 The refused request never reaches a route, so nothing of it is stored, journaled or logged.
+The whole body has been read, so the connection goes on to the next request.
 uvicorn's access log, which prints the query string, masks card numbers (`CardNumberFilter`).
 """
 
@@ -21,7 +27,9 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 
-from api.card_numbers import contains_card_number, find_card_numbers, redact
+from api.card_numbers import CARD_MESSAGE, contains_card_number, redact
+from api.json_body import body_errors, card_error, error, loc_part
+from domain.text import escaped, text_problem
 from oms.settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -31,9 +39,9 @@ Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("oms.api.guard")
 
-CARD_MESSAGE = (
-    "looks like a card number; the API takes payment tokens (tok_...) only, never card data"
-)
+# Routes that read their body with a parser of their own and answer its errors themselves:
+# the codec's protobuf JSON (api/codec.py). They get no media-type check and no syntax 422.
+OWN_PARSERS = ("/codec/",)
 
 
 class CardNumberFilter(logging.Filter):
@@ -75,12 +83,13 @@ def install(app: FastAPI, settings: Settings) -> None:
                 "OMS_CODEC_MAX_BODY_BYTES",
             )
         },
+        own_parsers=OWN_PARSERS,
     )
     install_log_filter()
 
 
 class RequestGuard:
-    """Size limit, body timeout and card-number check for every HTTP request."""
+    """Size limit, body timeout, media type and input checks for every HTTP request."""
 
     def __init__(
         self,
@@ -88,11 +97,13 @@ class RequestGuard:
         max_body_bytes: int,
         body_timeout_s: float,
         larger_limits: dict[str, tuple[int, str]] | None = None,
+        own_parsers: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
         self.larger_limits = larger_limits or {}
+        self.own_parsers = own_parsers
 
     def limit_for(self, path: str) -> tuple[int, str]:
         """The byte limit for a path, and the setting that sets it."""
@@ -125,11 +136,19 @@ class RequestGuard:
             return
         except _Disconnected:
             return
-        errors = card_number_errors(scope, body)
+        own_parser = scope["path"].startswith(self.own_parsers)
+        wrong_type = media_type_problem(scope) if body and not own_parser else None
+        if wrong_type is not None:
+            # A card number is still refused as one (and logged), whatever the body's type.
+            errors = card_number_errors(scope, body)
+            if not errors:
+                await _json_response(send, 415, {"detail": wrong_type})
+                return
+        else:
+            errors = input_errors(scope, body, strict_json=not own_parser)
         if errors:
-            fields = ", ".join(".".join(str(part) for part in error["loc"]) for error in errors)
-            path = redact(scope["path"])
-            log.warning("refused %s %s: card number in %s", scope["method"], path, fields)
+            path = escaped(redact(scope["path"]))
+            log.warning("refused %s %s: %s", scope["method"], path, _summary(errors))
             await _json_response(send, 422, {"detail": errors})
             return
         await self.app(scope, _replay(body, receive), send)
@@ -161,42 +180,82 @@ async def _too_large(send: Send, limit: int, setting: str) -> None:
     await _json_response(send, 413, {"detail": detail}, close=True)
 
 
-def card_number_errors(scope: Scope, body: bytes) -> list[dict[str, Any]]:
-    """422 entries for every card number in the query string or the body."""
-    errors = []
-    query = scope.get("query_string", b"").decode("latin-1")
-    for name, value in parse_qsl(query, keep_blank_values=True):
-        if contains_card_number(name):
-            loc = ["query"]  # naming the parameter would echo the number
-        elif contains_card_number(value):
-            loc = ["query", name]
-        else:
-            continue
-        if all(error["loc"] != loc for error in errors):
-            errors.append(_error(loc))
+def media_type_problem(scope: Scope) -> str | None:
+    """Why a body's Content-Type is not JSON (FastAPI would validate the raw bytes as if they
+    were the model and echo them all), or None when it is."""
+    value = _header(scope, b"content-type")
+    if value is None:
+        got = "no Content-Type"
+    else:
+        media = value.decode("latin-1").split(";", 1)[0].strip().lower()
+        if media == "application/json" or (
+            media.startswith("application/") and media.endswith("+json")
+        ):
+            return None
+        got = escaped(media)[:80] or "an empty Content-Type"
+    return f"the request body must be application/json (got {got})"
+
+
+def input_errors(scope: Scope, body: bytes, strict_json: bool = True) -> list[dict[str, Any]]:
+    """422 entries for what the path, the query string and the body may not carry."""
+    errors: list[dict[str, Any]] = []
+    if problem := text_problem(scope.get("path", "")):
+        # A path parameter with NUL would reach PostgreSQL (a 500) before any route could refuse it.
+        errors.append(error("string_character", ["path"], f"the path {problem}"))
+    errors.extend(query_errors(scope))
     if body:
-        try:
-            document = json.loads(body)
-        except ValueError:
-            if contains_card_number(body.decode("utf-8", errors="replace")):
-                errors.append(_error(["body"]))
-        else:
-            errors.extend(_error(["body", *path]) for path in find_card_numbers(document))
+        errors.extend(body_errors(body, strict_syntax=strict_json))
     return errors
 
 
-def _error(loc: list[Any]) -> dict[str, Any]:
-    return {"type": "value_error", "loc": loc, "msg": CARD_MESSAGE}
+def query_errors(scope: Scope) -> list[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if contains_card_number(name):
+            found = card_error(["query"])  # naming the parameter would echo the number
+        elif problem := text_problem(name):
+            found = error("string_character", ["query"], f"a parameter name {problem}")
+        elif contains_card_number(value):
+            found = card_error(["query", name])
+        elif problem := text_problem(value):
+            found = error("string_character", ["query", loc_part(name)], f"the value {problem}")
+        else:
+            continue
+        if found not in errors:
+            errors.append(found)
+    return errors
+
+
+def card_number_errors(scope: Scope, body: bytes) -> list[dict[str, Any]]:
+    """The card-number entries among `input_errors`; a body that is not JSON is scanned as
+    text."""
+    errors = input_errors(scope, body, strict_json=False)
+    return [entry for entry in errors if entry["msg"] == CARD_MESSAGE]
+
+
+def _summary(errors: list[dict[str, Any]]) -> str:
+    """What was refused where, for the log: `card number in body.payment.token; ...`."""
+    by_kind: dict[str, list[str]] = {}
+    for entry in errors:
+        kind = "card number" if entry["msg"] == CARD_MESSAGE else entry["type"]
+        by_kind.setdefault(kind, []).append(".".join(str(part) for part in entry["loc"]))
+    return "; ".join(f"{kind} in {', '.join(fields)}" for kind, fields in by_kind.items())
+
+
+def _header(scope: Scope, wanted: bytes) -> bytes | None:
+    for name, value in scope.get("headers", []):
+        if name.lower() == wanted:
+            return value
+    return None
 
 
 def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+    value = _header(scope, b"content-length")
+    try:
+        return None if value is None else int(value)
+    except ValueError:
+        return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -216,7 +275,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 async def _json_response(
     send: Send, status: int, content: dict[str, Any], close: bool = False
 ) -> None:
-    body = json.dumps(content).encode()
+    body = json.dumps(content, allow_nan=False).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if close:
         # The rest of the body is never read; the connection cannot carry another request.

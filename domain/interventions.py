@@ -10,9 +10,22 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.orders import Address, CancelReason, HoldReason
+from domain.text import refuse_control_characters
+
+
+class _Request(BaseModel):
+    """A request's text goes to the journal as it is: it holds no control characters
+    (PostgreSQL text cannot hold NUL), whichever door it came in by."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: object) -> object:
+        return refuse_control_characters(value) if isinstance(value, str) else value
 
 
 class ReviewDecision(StrEnum):
@@ -22,16 +35,12 @@ class ReviewDecision(StrEnum):
     CANCEL = "cancel"
 
 
-class InterventionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class InterventionRequest(_Request):
     actor: str | None = Field(None, max_length=120, description="set by the API from the key")
     note: str | None = Field(None, max_length=1000)
 
 
-class LineQuantity(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LineQuantity(_Request):
     line_id: str = Field(min_length=1, max_length=40)
     quantity: int = Field(gt=0, le=1000)
 
@@ -77,9 +86,7 @@ class PickupRequest(InterventionRequest):
     picked_up_by: str | None = Field(None, max_length=200, description="who collected it")
 
 
-class ReturnLineRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReturnLineRequest(_Request):
     line_id: str = Field(min_length=1, max_length=40)
     quantity: int = Field(gt=0, le=1000)
     replacement_sku: str | None = Field(

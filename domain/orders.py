@@ -10,10 +10,12 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from domain.countries import CountryCode
 from domain.flows import FlowDefinition, FlowRef
 from domain.returns import RETURN_ENDS, Appeasement, ConcessionTerms, Return
+from domain.text import refuse_control_characters
 
 
 class OrderStatus(StrEnum):
@@ -41,6 +43,7 @@ class FinancialStatus(StrEnum):
     PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
     REFUNDED = "REFUNDED"
     VOIDED = "VOIDED"
+    NOT_CHARGED = "NOT_CHARGED"  # ended without ever taking or holding money
 
 
 class FulfillmentStatus(StrEnum):
@@ -96,7 +99,13 @@ class Address(BaseModel):
     city: str = Field(min_length=1, max_length=100)
     region: str | None = Field(None, max_length=100)
     postal_code: str = Field(min_length=1, max_length=20)
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    country: CountryCode
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: object) -> object:
+        # PostgreSQL text cannot hold NUL: refused here, whichever door the address came in by.
+        return refuse_control_characters(value) if isinstance(value, str) else value
 
 
 ItemKind = Literal["physical", "digital"]
@@ -214,8 +223,14 @@ class Payment(BaseModel):
     captured_minor: int = 0
     refunded_minor: int = 0
     voided: bool = False
+    voided_minor: int = 0  # what the void gave back; kept, as exchanges add to captured_minor
     # Exchanges that cost more are charged on authorizations of their own.
     extra_authorizations: list[str] = Field(default_factory=list)
+
+    def void(self) -> None:
+        """The authorization's uncaptured part goes back; nothing more is captured on it."""
+        self.voided_minor = self.authorized_minor - self.captured_minor
+        self.voided = True
 
 
 class License(BaseModel):
@@ -283,6 +298,7 @@ class Totals(BaseModel):
     refunded_minor: int
     returned_minor: int = 0  # what returned units were worth (already out of total_minor)
     appeased_minor: int = 0  # refunded as goodwill, on top of returns
+    voided_minor: int = 0  # the authorization's uncaptured part, given back by a void
 
 
 class OrderView(BaseModel):
@@ -299,6 +315,7 @@ class OrderView(BaseModel):
     totals: Totals
     shipping_address: Address
     cancel_reason: CancelReason | None = None
+    cancel_note: str | None = None  # why, in words: a decline's message, an operator's note
     failure: str | None = None
     holds: list[Hold] = Field(default_factory=list)
     review: Review | None = None
@@ -330,6 +347,7 @@ class Order(BaseModel):
     shipments: list[Shipment] = Field(default_factory=list)
     outcome: OrderStatus | None = None
     cancel_reason: CancelReason | None = None
+    cancel_note: str | None = None  # why, in words: a decline's message, an operator's note
     failure: str | None = None
     holds: list[Hold] = Field(default_factory=list)
     review: Review | None = None
@@ -487,7 +505,14 @@ class Order(BaseModel):
         return True
 
     def view(self) -> OrderView:
-        from domain.status import financial_status, fulfillment_status, order_status
+        from domain.status import (
+            financial_status,
+            fulfillment_status,
+            order_status,
+            shown_shipments,
+            shown_step,
+            voided_minor,
+        )
 
         return OrderView(
             order_id=self.order_id,
@@ -497,9 +522,9 @@ class Order(BaseModel):
             status=order_status(self),
             financial_status=financial_status(self),
             fulfillment_status=fulfillment_status(self),
-            current_step=self.current_step,
+            current_step=shown_step(self),
             lines=self.lines,
-            shipments=self.shipments,
+            shipments=shown_shipments(self.shipments),
             totals=Totals(
                 currency=self.currency,
                 subtotal_minor=self.subtotal_minor,
@@ -510,9 +535,11 @@ class Order(BaseModel):
                 refunded_minor=self.payment.refunded_minor,
                 returned_minor=self.returned_minor,
                 appeased_minor=self.appeased_minor,
+                voided_minor=voided_minor(self.payment),
             ),
             shipping_address=self.shipping_address,
             cancel_reason=self.cancel_reason,
+            cancel_note=self.cancel_note,
             failure=self.failure,
             holds=self.holds,
             review=self.review,

@@ -1,8 +1,24 @@
-"""Derived statuses: computed from line buckets, payment and flow position, never stored."""
+"""Derived statuses: computed from line buckets, payment and flow position, never stored.
+
+Also what the view derives for its readers (the step shown, shipments as shown, the voided
+amount) and whether an order is at rest; none of it feeds back into what a workflow does.
+"""
 
 from __future__ import annotations
 
-from domain.orders import FinancialStatus, FulfillmentStatus, Order, OrderStatus
+from datetime import datetime
+
+from domain.orders import (
+    TERMINAL_STATUSES,
+    FinancialStatus,
+    FulfillmentStatus,
+    Order,
+    OrderStatus,
+    OrderView,
+    Payment,
+    Shipment,
+    ShipmentStatus,
+)
 
 
 def order_status(order: Order) -> OrderStatus:
@@ -42,6 +58,9 @@ def financial_status(order: Order) -> FinancialStatus:
         return FinancialStatus.VOIDED
     if payment.authorized_minor:
         return FinancialStatus.AUTHORIZED
+    if order.outcome in (OrderStatus.CANCELLED, OrderStatus.FAILED):
+        # Ended before any money was asked for (declined, fraud, no stock): none is expected.
+        return FinancialStatus.NOT_CHARGED
     return FinancialStatus.PENDING
 
 
@@ -56,3 +75,71 @@ def fulfillment_status(order: Order) -> FulfillmentStatus:
     if sent:
         return FulfillmentStatus.PARTIALLY_FULFILLED
     return FulfillmentStatus.UNFULFILLED
+
+
+def voided_minor(payment: Payment) -> int:
+    """What a void gave back, while the order's authorization stands voided (a new one, after
+    a backtrack, replaces it)."""
+    return payment.voided_minor if payment.voided else 0
+
+
+def shown_step(order: Order) -> str | None:
+    """The step the view names. The workflow keeps the last step it ran until it finishes;
+    once the order has ended, its window is open, or every unit is handed over, no step runs
+    any more."""
+    if order.outcome is not None or order.return_window_closes_at is not None:
+        return None
+    active = sum(line.active_quantity for line in order.lines)
+    handed = sum(line.buckets.delivered + line.buckets.returned for line in order.lines)
+    return None if active and handed == active else order.current_step
+
+
+def shown_shipments(shipments: list[Shipment]) -> list[Shipment]:
+    """Shipments as the view shows them: no line a cancel emptied, and no tracking number on
+    a cancelled one (the carrier's booking is gone). The order's own records stay as they are."""
+    shown = []
+    for shipment in shipments:
+        lines = [item for item in shipment.lines if item.quantity > 0]
+        cancelled = shipment.status == ShipmentStatus.CANCELLED
+        if len(lines) != len(shipment.lines) or (cancelled and shipment.tracking_number):
+            tracking = None if cancelled else shipment.tracking_number
+            shipment = shipment.model_copy(update={"lines": lines, "tracking_number": tracking})
+        shown.append(shipment)
+    return shown
+
+
+def at_rest(view: OrderView, now: datetime | None = None) -> str | None:
+    """Why the order will not move until the outside world does, or None while it is moving.
+
+    "ended: …" for COMPLETED, CANCELLED and FAILED; "at rest: …" for an order that waits on
+    a person, a customer or the calendar: a decision (NEEDS_REVIEW), a release of its holds
+    (ON_HOLD), a pickup, a preorder's release date, or the return window (DELIVERED). With
+    `now`, a release date already past is not a wait."""
+    status = view.status
+    if status in TERMINAL_STATUSES:
+        why = view.cancel_reason.value if view.cancel_reason else view.failure
+        return f"ended: {status.value}" + (f" ({why})" if why else "")
+    if status == OrderStatus.NEEDS_REVIEW and view.review is not None:
+        review = view.review
+        return (
+            f"at rest: NEEDS_REVIEW, waiting for a decision on {review.step} ({review.kind}: "
+            f"{review.reason})"
+        )
+    if status == OrderStatus.ON_HOLD:
+        holds = ", ".join(hold.reason.value for hold in view.holds)
+        return f"at rest: ON_HOLD, waiting for a release of its holds ({holds})"
+    if status == OrderStatus.DELIVERED:
+        closes = view.return_window_closes_at
+        if closes is None:
+            return "at rest: DELIVERED"
+        return (
+            "at rest: DELIVERED, waiting for the return window to close on "
+            f"{closes.isoformat(timespec='seconds')}"
+        )
+    if view.current_step == "await_pickup":
+        return f"at rest: {status.value}, waiting for the customer to pick it up"
+    release = max((line.release_date for line in view.lines if line.release_date), default=None)
+    if view.current_step == "await_release" and release is not None:
+        if now is None or now.date() < release:
+            return f"at rest: {status.value}, waiting for the release date {release.isoformat()}"
+    return None

@@ -6,10 +6,14 @@ as an `ApiError` carrying the status and the API's `detail`.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
+
+# How long a live read waits for the order's workflow before showing the stored view instead.
+LIVE_TIMEOUT_S = 10.0
 
 
 class ApiError(Exception):
@@ -47,6 +51,17 @@ def segment(value: str) -> str:
     return quote(str(value), safe="")
 
 
+@dataclass(frozen=True)
+class OrderRead:
+    """An order's view and where it came from: its workflow (`live`), or the read model
+    (`stored`, as of journal event `seq`) because the workflow did not answer (`why`)."""
+
+    view: dict[str, Any]
+    source: Literal["live", "stored"]
+    seq: str | None = None
+    why: str | None = None
+
+
 class OmsClient:
     """The API's routes an operator uses, as methods returning the decoded JSON."""
 
@@ -76,8 +91,21 @@ class OmsClient:
     def request(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None
     ) -> Any:
+        return self.send(method, path, params=params, body=body).json()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """The API's answer, headers and all; an error status raises `ApiError`."""
+        options = {} if timeout is None else {"timeout": timeout}
         try:
-            response = self._http.request(method, path, params=params, json=body)
+            response = self._http.request(method, path, params=params, json=body, **options)
         except httpx.TransportError as error:
             raise Unreachable(self.base_url + path, error) from error
         if response.status_code >= 400:
@@ -86,11 +114,33 @@ class OmsClient:
             except (ValueError, AttributeError):
                 detail = response.text or response.reason_phrase
             raise ApiError(response.status_code, detail)
-        return response.json()
+        return response
 
     # Orders
     def order(self, order_id: str) -> dict[str, Any]:
+        """The view as the API serves it by default: from the read model."""
         return self.request("GET", f"/orders/{segment(order_id)}")
+
+    def live_order(self, order_id: str) -> OrderRead:
+        """The order as its workflow holds it now (`?consistent=true`). When the workflow
+        does not answer (a 5xx: Temporal or the worker is down; or no answer in
+        `LIVE_TIMEOUT_S`), the stored view, saying so and why."""
+        path = f"/orders/{segment(order_id)}"
+        try:
+            live = self.send("GET", path, params={"consistent": "true"}, timeout=LIVE_TIMEOUT_S)
+            return OrderRead(live.json(), "live")
+        except ApiError as error:
+            if error.status < 500:
+                raise
+            why = f"{error.status} {describe(error.detail)}"
+        except Unreachable as error:
+            if not isinstance(error.__cause__, httpx.TimeoutException):
+                raise
+            why = f"no answer within {LIVE_TIMEOUT_S:g}s"
+        stored = self.send("GET", path)
+        if stored.headers.get("X-Read-Model") == "live":  # nothing stored yet: the API asked
+            return OrderRead(stored.json(), "live")
+        return OrderRead(stored.json(), "stored", stored.headers.get("X-Journal-Seq"), why)
 
     def events(self, order_id: str) -> dict[str, Any]:
         return self.request("GET", f"/orders/{segment(order_id)}/events")

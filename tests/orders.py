@@ -89,27 +89,26 @@ async def journal_types(http: httpx.AsyncClient, order_id: str) -> list[str]:
 
 
 async def temporal_signal(
-    address: str, namespace: str, workflow_id: str, name: str, payload: str
+    address: str,
+    namespace: str,
+    workflow_id: str,
+    name: str,
+    *inputs: str,
+    encoding: str | None = None,
 ) -> None:
-    """Signal through the `temporal` CLI with plain JSON, as an operator would."""
+    """Signal through the `temporal` CLI, as an operator would: each input a JSON text (or
+    raw bytes of `encoding`); none at all, as the Web UI's empty form sends."""
     from tests.conftest import TEMPORAL
 
+    assert TEMPORAL is not None
+    command = [TEMPORAL, "workflow", "signal", "--address", address, "--namespace", namespace]
+    command += ["--workflow-id", workflow_id, "--name", name]
+    for value in inputs:
+        command += ["--input", value]
+    if encoding is not None:
+        command += ["--input-meta", f"encoding={encoding}"]
     process = await asyncio.create_subprocess_exec(
-        TEMPORAL,
-        "workflow",
-        "signal",
-        "--address",
-        address,
-        "--namespace",
-        namespace,
-        "--workflow-id",
-        workflow_id,
-        "--name",
-        name,
-        "--input",
-        payload,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     out, err = await process.communicate()
     if process.returncode != 0:

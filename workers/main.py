@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import signal
+from collections.abc import Sequence
 from typing import Any
 
 from temporalio.client import Client, Interceptor
@@ -68,6 +69,7 @@ def build_worker(
     settings: Settings,
     gateway: PaymentGateway | None = None,
     carrier: Carrier | None = None,
+    workflows: Sequence[type] = WORKFLOWS,
 ) -> Worker:
     gateway = gateway or SandboxGateway(store, flaky_failures=settings.flaky_failures)
     if settings.gateway_fault_rate or settings.gateway_lost_reply_rate:
@@ -102,7 +104,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         deployment_config=versioning,
-        workflows=WORKFLOWS,
+        workflows=workflows,
         workflow_runner=workflow_runner(),
         activities=[
             payments.assess_fraud_risk,

@@ -66,13 +66,11 @@ class AfterDelivery:
     def _order_run(self) -> OrderWorkflow:
         return cast("OrderWorkflow", self)
 
-    # -- messages from the children -------------------------------------------------------------
+    # -- reports from the children (by signal, read in `InterventionHandlers.on_signal`) --------
 
-    @workflow.signal
     def return_progressed(self, progress: ReturnProgress) -> None:
         self._return_inbox.append(progress)
 
-    @workflow.signal
     def rewards_progressed(self, progress: RewardsProgress) -> None:
         run = self._order_run
         if progress.kind == "granted":
@@ -160,7 +158,7 @@ class AfterDelivery:
             run.record("PointsGranted", points=granted)
         elif self._rewards_started:
             await workflow.get_external_workflow_handle(rewards_workflow_id(order.order_id)).signal(
-                RewardsWorkflow.grant
+                "grant"
             )
             await workflow.wait_condition(lambda: self._rewards_granted)
 
@@ -247,8 +245,7 @@ class AfterDelivery:
             await self._keep_points(kind, line)
             return
         handle = workflow.get_external_workflow_handle(rewards_workflow_id(self.order.order_id))
-        signal = RewardsWorkflow.award if kind == "award" else RewardsWorkflow.claw_back
-        await handle.signal(signal, line)
+        await handle.signal(kind, line)  # RewardsWorkflow's "award" or "claw_back"
 
     async def _keep_points(self, kind: Literal["award", "claw_back"], line: RewardLine) -> None:
         run = self._order_run

@@ -124,7 +124,7 @@ async def execute(run: OrderRun, action: CompensationAction) -> None:
         run.record("PaymentRefunded", amount_minor=action.amount_minor, key=refund_key)
     elif action.action == "void_authorization":
         await run.void(action.target)
-        order.payment.voided = True
+        order.payment.void()
     elif action.action == "release_inventory":
         await run.call(
             InventoryActivities.release_inventory,

@@ -121,7 +121,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
     # -- queries and messages from children ---------------------------------------------------
 
     @workflow.query
-    def view(self) -> OrderView:
+    def view(self, *_: Any) -> OrderView:
         return self.order.view()
 
     # -- the interpreter ----------------------------------------------------------------------
@@ -295,6 +295,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
         for line in self.order.lines:
             line.move("pending", "cancelled", line.buckets.pending)
         self.order.cancel_reason = reason
+        self.order.cancel_note = note  # state only, no command: replays unchanged
         self.order.review = None
         self.order.outcome = OrderStatus.CANCELLED
         self.record("OrderCancelled", actor=actor, reason=note, cancel_reason=reason.value)

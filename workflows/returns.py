@@ -8,10 +8,11 @@ owns the line buckets and the payment totals.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         receipt_error,
     )
     from workflows import activity_options
+    from workflows.messages import Unreadable, one_model
 
 RETURN_PROGRESSED = "return_progressed"  # the parent order's signal
 
@@ -55,6 +57,9 @@ class ReturnInput(BaseModel):
     receipt_window_s: int
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 def _refused(message: str) -> ApplicationError:
     return ApplicationError(message, type="ReturnRefused", non_retryable=True)
 
@@ -69,34 +74,34 @@ class ReturnWorkflow:
         self._receipt: ReturnReceipt | None = None
 
     @workflow.query
-    def view(self) -> Return:
+    def view(self, *_: Any) -> Return:
         return self._ret
 
     # -- the warehouse's receipt and the operator's decision -----------------------------------
 
     @workflow.update
-    async def receive(self, body: dict[str, Any]) -> Return:
-        self._receipt = _parse(ReturnReceipt, body)
+    async def receive(self, *args: Any) -> Return:
+        self._receipt = _parse(ReturnReceipt, args)
         # Answer once restocked and refunded, so the warehouse sees what its receipt did.
         await workflow.wait_condition(lambda: not self._ret.is_open)
         return self._ret
 
     @receive.validator
-    def _validate_receive(self, body: dict[str, Any]) -> None:
+    def _validate_receive(self, *args: Any) -> None:
         if self._receipt is not None:
             raise _refused(f"return {self._ret.return_id} was already received")
-        if error := receipt_error(self._ret, _parse(ReturnReceipt, body)):
+        if error := receipt_error(self._ret, _parse(ReturnReceipt, args)):
             raise _refused(error)
 
     @workflow.update
-    async def decide(self, body: dict[str, Any]) -> Return:
-        self._decision = _parse(ReturnDecisionRequest, body)
+    async def decide(self, *args: Any) -> Return:
+        self._decision = _parse(ReturnDecisionRequest, args)
         await workflow.wait_condition(lambda: self._ret.status != ReturnStatus.NEEDS_REVIEW)
         return self._ret
 
     @decide.validator
-    def _validate_decide(self, body: dict[str, Any]) -> None:
-        _parse(ReturnDecisionRequest, body)
+    def _validate_decide(self, *args: Any) -> None:
+        _parse(ReturnDecisionRequest, args)
         if self._ret.status != ReturnStatus.NEEDS_REVIEW or self._decision is not None:
             raise _refused(
                 f"return {self._ret.return_id} is {self._ret.status.value}; "
@@ -215,11 +220,8 @@ def _items(ret: Return, units: dict[str, int]) -> list[AllocatedLine]:
     ]
 
 
-def _parse(model: type[BaseModel], body: Any) -> Any:
+def _parse(model: type[M], args: Sequence[Any]) -> M:
     try:
-        return model.model_validate(body)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()
-        )
-        raise _refused(f"invalid request: {problems}") from None
+        return one_model(args, model)
+    except Unreadable as why:
+        raise _refused(f"invalid request: {why}") from None

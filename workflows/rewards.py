@@ -10,16 +10,19 @@ Every ledger write is keyed, so a retried activity is a no-op.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.rewards import GrantRequest, PointsEntry, RewardsActivities
     from domain.orders import OrderLine
     from domain.rewards import points_for
     from workflows import activity_options
+    from workflows.messages import Unreadable, one_model
 
 REWARDS_PROGRESSED = "rewards_progressed"  # the parent order's signal
 
@@ -85,20 +88,22 @@ class RewardsWorkflow:
         self._pending = 0
         self._granted = 0
 
-    @workflow.signal
-    def award(self, line: RewardLine) -> None:
-        self._inbox.append(("award", line))
-
-    @workflow.signal
-    def claw_back(self, line: RewardLine) -> None:
-        self._inbox.append(("claw_back", line))
-
-    @workflow.signal
-    def grant(self) -> None:
-        self._inbox.append(("grant", None))
+    @workflow.signal(dynamic=True)
+    def on_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        """`award` and `claw_back` (a line each) and `grant` from the order; anything else,
+        or anything that cannot be read, is logged and ignored."""
+        try:
+            if name in ("award", "claw_back"):
+                self._inbox.append((name, one_model(args, RewardLine)))
+            elif name == "grant":
+                self._inbox.append(("grant", None))
+            else:
+                raise Unreadable("unknown signal; points take award, claw_back and grant")
+        except Unreadable as why:
+            workflow.logger.warning("rewards ignored signal %r: %s", name, why)
 
     @workflow.query
-    def points(self) -> dict[str, int]:
+    def points(self, *_: Any) -> dict[str, int]:
         return {"pending": self._pending, "granted": self._granted}
 
     @workflow.run

@@ -7,18 +7,20 @@ local and its reports applied in place; orders that started before that run it a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.payments import CaptureRequest, PaymentActivities
     from activities.shipping import BookShipmentRequest, ShippingActivities
     from domain.orders import Address, AllocatedLine, Shipment, ShipmentStatus
     from workflows import activity_options
+    from workflows.messages import Unreadable, one_model
 
 SHIPMENT_PROGRESSED = "shipment_progressed"  # the parent order's signal
 
@@ -264,16 +266,22 @@ class ShipmentWorkflow:
         self._input = shipment
         self._run = ShipmentRun(shipment, self, regular_activity)
 
-    @workflow.signal
-    def carrier_event(self, event: CarrierEvent) -> None:
-        self._run.carrier_event(event)
-
-    @workflow.signal
-    def change(self, change: ShipmentChange) -> None:
-        self._run.change(change)
+    @workflow.signal(dynamic=True)
+    def on_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        """`carrier_event` and `change` from the order; anything else, or anything that
+        cannot be read, is logged and ignored (the order journals what it sends)."""
+        try:
+            if name == "carrier_event":
+                self._run.carrier_event(one_model(args, CarrierEvent))
+            elif name == "change":
+                self._run.change(one_model(args, ShipmentChange))
+            else:
+                raise Unreadable("unknown signal; this shipment takes carrier_event and change")
+        except Unreadable as why:
+            workflow.logger.warning("shipment ignored signal %r: %s", name, why)
 
     @workflow.query
-    def view(self) -> Shipment:
+    def view(self, *_: Any) -> Shipment:
         return self._run.state
 
     @workflow.run

@@ -8,7 +8,7 @@ children, which report by signal; both kinds end up in the same `apply_shipment`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         parse_shipment_id,
         shipment_id_for,
     )
+    from workflows.messages import Unreadable, one_model
     from workflows.shipment import (
         CarrierEvent,
         CarrierReport,
@@ -91,17 +92,15 @@ class ShipmentTracking:
     _shipments_in_order: bool = False
     _early_carrier_events: dict[str, list[CarrierEvent]]
 
-    @workflow.signal(name="carrier_event")
-    async def carrier_event(self, raw: RawValue) -> None:
+    async def carrier_event(self, args: Sequence[RawValue]) -> None:
         """A carrier's event for one of this order's shipments (`POST /shipments/{id}/events`)."""
         try:
-            body = workflow.payload_converter().from_payload(raw.payload)
-            report = CarrierReport.model_validate(body)
-        except Exception as error:  # not JSON, or not a carrier event: journaled, ignored
+            report = one_model(args, CarrierReport)
+        except Unreadable as why:  # not JSON, or not a carrier event: journaled, ignored
             self.record(
                 "SignalRejected",
                 signal="carrier_event",
-                reason=f"the carrier event could not be read: {type(error).__name__}",
+                reason=f"the carrier event could not be read: {why}",
             )
             return
         watch = self._watches.get(report.shipment_id)
@@ -122,9 +121,8 @@ class ShipmentTracking:
             # A shipment of an older order: its child workflow follows the carrier.
             await workflow.get_external_workflow_handle_for(
                 ShipmentWorkflow.run, shipment_workflow_id(report.shipment_id)
-            ).signal(ShipmentWorkflow.carrier_event, report.event)
+            ).signal("carrier_event", report.event)
 
-    @workflow.signal
     def shipment_progressed(self, progress: ShipmentProgress) -> None:
         try:
             shipment = self.order.shipment(progress.shipment_id)
@@ -151,7 +149,6 @@ class ShipmentTracking:
             shipment.tracking_number = tracking_before
             self.record("SignalRejected", signal="shipment_progressed", reason=str(error))
 
-    @workflow.signal
     def shipment_changed(self, result: ShipmentChangeResult) -> None:
         self._change_results[result.request_id] = result
 
@@ -271,7 +268,7 @@ class ShipmentTracking:
             handle = workflow.get_external_workflow_handle_for(
                 ShipmentWorkflow.run, shipment_workflow_id(shipment.shipment_id)
             )
-            await handle.signal(ShipmentWorkflow.change, change)
+            await handle.signal("change", change)
         answered = lambda: request_id in self._change_results  # noqa: E731
         if workflow.patched(CHANGE_MAY_OUTRUN_SHIPMENT):
             # The carrier's last event and the change can cross: a shipment that was delivered

@@ -50,7 +50,7 @@ def intervene(client: OmsClient, args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     waiting = argparse.ArgumentParser(add_help=False)
     waiting.add_argument(
-        "--wait", action="store_true", help="then follow the order until it ends (as `watch`)"
+        "--wait", action="store_true", help="then follow the order until it is at rest (as `watch`)"
     )
     add_watch_options(waiting)
 
@@ -72,7 +72,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         metavar="LINE_ID=QTY",
         help="cancel only these units (repeatable); default: the whole order",
     )
-    # A held order does not end until it is released, so hold has no --wait.
+    # A held order is at rest until it is released, so a --wait on hold would return at once.
     parser = add("hold", "stop the order at its next step boundary", wait=False)
     parser.add_argument("--reason", required=True, help="HIGH_RISK_OF_FRAUD, OTHER, ...")
     parser = add("release", "release one hold (by reason), or all of them")

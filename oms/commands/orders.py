@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from oms.client import OmsClient
@@ -11,7 +12,15 @@ from oms.commands.watch import watch
 
 
 def show(client: OmsClient, args: argparse.Namespace) -> int:
-    render.answer(client.order(args.order_id), render.order, as_json=args.json)
+    """The live view, from the order's workflow; the stored one, labelled, when the
+    workflow does not answer."""
+    read = client.live_order(args.order_id)
+    if args.json:
+        render.emit_json(read.view)
+        if read.source == "stored":
+            print(f"oms: showing the {render.source(read)}", file=sys.stderr)
+    else:
+        render.emit(render.order(read.view, render.source(read)))
     return 0
 
 
@@ -65,7 +74,11 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     orders = commands.add_parser("orders", help="look at orders through the API")
     sub = orders.add_subparsers(dest="orders_command", required=True)
-    parser = sub.add_parser("show", parents=[common], help="one order's live view")
+    parser = sub.add_parser(
+        "show",
+        parents=[common],
+        help="one order's live view (the stored one, labelled, if its workflow does not answer)",
+    )
     parser.add_argument("order_id", metavar="ID")
     parser.set_defaults(handler=show)
     parser = sub.add_parser("events", parents=[common], help="an order's journal")
@@ -88,7 +101,10 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     parser.add_argument("--cursor", help="the next page, as the previous one said")
     parser.set_defaults(handler=listing)
     parser = sub.add_parser(
-        "watch", parents=[common], help="follow an order until COMPLETED, CANCELLED or FAILED"
+        "watch",
+        parents=[common],
+        help="follow an order until it is at rest: ended, or waiting on a person or the calendar "
+        "(DELIVERED in its return window, ON_HOLD, NEEDS_REVIEW, a pickup, a release date)",
     )
     parser.add_argument("order_id", metavar="ID")
     add_watch_options(parser)

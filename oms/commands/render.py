@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from oms.client import OrderRead
+
 BUCKETS = ("pending", "reserved", "shipped", "delivered", "cancelled", "returned", "refunded")
 
 
@@ -69,14 +71,37 @@ def summary(view: dict[str, Any]) -> str:
     return f"{view.get('order_id', '?')}  " + " · ".join(parts)
 
 
-def order(view: dict[str, Any]) -> str:
+def source(read: OrderRead) -> str:
+    """Where a shown view came from."""
+    if read.source == "live":
+        return "live (the order's workflow)"
+    seq = f", as of journal event {read.seq}" if read.seq else ""
+    return f"stored (the read model{seq}); the workflow did not answer: {read.why}"
+
+
+def payment(totals: dict[str, Any]) -> str:
+    parts = [
+        f"authorized {money(totals.get('authorized_minor'))}",
+        f"captured {money(totals.get('captured_minor'))}",
+    ]
+    if totals.get("voided_minor"):  # given back: no longer held
+        parts.append(f"voided {money(totals['voided_minor'])}")
+    parts.append(f"refunded {money(totals.get('refunded_minor'))}")
+    return ", ".join(parts)
+
+
+def order(view: dict[str, Any], shown_from: str | None = None) -> str:
     totals = view.get("totals") or {}
     currency = totals.get("currency", "")
     flow = view.get("flow") or {}
     review = view.get("review")
+    cancelled = view.get("cancel_reason")
+    if cancelled and view.get("cancel_note"):
+        cancelled = f"{cancelled}: {view['cancel_note']}"
     head = fields(
         [
             ("order", view.get("order_id")),
+            ("view", shown_from),
             ("customer", view.get("customer_id")),
             ("type", f"{flow.get('type', view.get('order_type'))} v{flow.get('version', '?')}"),
             ("status", view.get("status")),
@@ -84,12 +109,7 @@ def order(view: dict[str, Any]) -> str:
             ("fulfillment", view.get("fulfillment_status")),
             ("step", view.get("current_step")),
             ("total", money(totals.get("total_minor"), currency)),
-            (
-                "payment",
-                f"authorized {money(totals.get('authorized_minor'))}, "
-                f"captured {money(totals.get('captured_minor'))}, "
-                f"refunded {money(totals.get('refunded_minor'))}",
-            ),
+            ("payment", payment(totals)),
             (
                 "holds",
                 "; ".join(
@@ -104,7 +124,7 @@ def order(view: dict[str, Any]) -> str:
                 and f"{review.get('kind')} at {review.get('step')}: {review.get('reason')}"
                 + (" (escalated)" if review.get("escalated") else ""),
             ),
-            ("cancelled", view.get("cancel_reason")),
+            ("cancelled", cancelled),
             ("failure", view.get("failure")),
             ("placed", view.get("placed_at")),
             ("updated", view.get("updated_at")),

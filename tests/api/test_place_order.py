@@ -103,6 +103,21 @@ async def test_bad_body_is_422_naming_the_field_and_starts_nothing(
     assert await order_rows(stack, customer) == 0
 
 
+async def test_a_country_outside_iso_3166_is_422_naming_the_field(stack: Stack) -> None:
+    customer = fresh_customer()
+    body = order_body(customer=customer)
+    body["shipping_address"]["country"] = "XX"
+    async with stack.http() as http:
+        response = await http.post(
+            "/orders", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+        )
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "shipping_address", "country"]
+    assert "XX is not an ISO 3166-1 alpha-2 country code" in error["msg"]
+    assert await order_rows(stack, customer) == 0
+
+
 async def test_missing_idempotency_key_is_422_and_starts_nothing(stack: Stack) -> None:
     customer = fresh_customer()
     async with stack.http() as http:

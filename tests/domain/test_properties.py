@@ -163,7 +163,11 @@ def expected_financial(order: Order) -> FinancialStatus:
         return FinancialStatus.PARTIALLY_PAID
     if payment.voided:
         return FinancialStatus.VOIDED
-    return FinancialStatus.AUTHORIZED if payment.authorized_minor else FinancialStatus.PENDING
+    if payment.authorized_minor:
+        return FinancialStatus.AUTHORIZED
+    if order.outcome in (OrderStatus.CANCELLED, OrderStatus.FAILED):
+        return FinancialStatus.NOT_CHARGED  # ended, and no money was ever held or taken
+    return FinancialStatus.PENDING
 
 
 def expected_status(order: Order) -> OrderStatus:
@@ -224,6 +228,8 @@ def check_totals(order: Order, view: OrderView) -> None:
     assert totals.captured_minor == order.payment.captured_minor
     assert totals.refunded_minor == order.payment.refunded_minor
     assert totals.appeased_minor == sum(a.amount_minor for a in order.appeasements)
+    payment = order.payment
+    assert totals.voided_minor == (payment.voided_minor if payment.voided else 0)
 
 
 # -- the state machine -------------------------------------------------------------------------
@@ -304,7 +310,7 @@ class OrderMachine(RuleBasedStateMachine):
                 shipment.status = ShipmentStatus.CANCELLED
         if self.authorized:
             self.refund(order.payment.captured_minor - order.payment.refunded_minor)
-            order.payment.voided = True
+            order.payment.void()
         for allocation in reversed(list(order.allocations)):
             order.release(allocation)
             order.allocations.remove(allocation)
@@ -599,7 +605,7 @@ class OrderMachine(RuleBasedStateMachine):
         take returns and appeasements until the window closes."""
         payment = self.order.payment
         if not payment.voided and payment.captured_minor < payment.authorized_minor:
-            payment.voided = True
+            payment.void()
         self.order.current_step = None
         self.order.return_window_closes_at = self.now + timedelta(days=30)
 
@@ -816,6 +822,12 @@ class OrderMachine(RuleBasedStateMachine):
     def statuses_and_totals_agree(self) -> None:
         view = check_statuses(self.order)
         check_totals(self.order, view)
+        payment = self.order.payment
+        if payment.voided:
+            # What the void gave back: the order's own authorization less its captures,
+            # whatever exchanges charged on their own authorizations since.
+            own = payment.captured_minor - self.charged_extra
+            assert view.totals.voided_minor == payment.authorized_minor - own >= 0
         if self.previous in TERMINAL_STATUSES:
             assert view.status == self.previous, f"{self.previous} went back to {view.status}"
         self.previous = view.status
@@ -960,7 +972,11 @@ def test_derived_statuses_follow_from_buckets_and_payment(order: Order) -> None:
         assert payment.refunded_minor == payment.captured_minor > 0
     if view.financial_status == FinancialStatus.PAID:
         assert payment.refunded_minor == 0 and payment.captured_minor >= order.total_minor
-    if view.financial_status in (FinancialStatus.PENDING, FinancialStatus.AUTHORIZED):
+    if view.financial_status in (
+        FinancialStatus.PENDING,
+        FinancialStatus.AUTHORIZED,
+        FinancialStatus.NOT_CHARGED,
+    ):
         assert payment.captured_minor == payment.refunded_minor == 0
     if view.fulfillment_status == FulfillmentStatus.UNFULFILLED:
         assert sent(order) == 0

@@ -4,52 +4,19 @@ running API. `main` runs in a thread: it blocks on HTTP while the API serves on 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import json
 import sys
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
-from oms.cli import main
+from oms.client import OrderRead
 from oms.commands.interventions import line_quantity
 from oms.commands.watch import watch
-from tests.conftest import CUSTOMER_KEY, OPERATOR_KEY, Stack, free_port
+from tests.conftest import CUSTOMER_KEY, Stack, free_port
+from tests.domain.test_order_view import placed
+from tests.oms.conftest import Oms
 from tests.orders import order_body, place, shipments_booked, wait_for_status, wait_until
-
-
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-Oms = Callable[..., Awaitable[Ran]]
-
-
-@pytest.fixture
-def oms(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Oms:
-    """`await oms(url, "orders", "show", id)`: runs `oms` with OMS_API_URL and OMS_API_KEY."""
-
-    async def run(url: str, *argv: str, key: str | None = OPERATOR_KEY) -> Ran:
-        monkeypatch.setenv("OMS_API_URL", url)
-        if key is None:
-            monkeypatch.delenv("OMS_API_KEY", raising=False)
-        else:
-            monkeypatch.setenv("OMS_API_KEY", key)
-        capsys.readouterr()
-        code = await asyncio.to_thread(main, list(argv))
-        out, err = capsys.readouterr()
-        return Ran(code, out, err)
-
-    return run
 
 
 async def test_show_prints_a_table_and_json_the_raw_view(stack: Stack, oms: Oms) -> None:
@@ -60,6 +27,7 @@ async def test_show_prints_a_table_and_json_the_raw_view(stack: Stack, oms: Oms)
     table = await oms(stack.base_url, "orders", "show", order_id)
     assert table.code == 0, table.err
     assert f"order        {order_id}" in table.out
+    assert "view         live (the order's workflow)" in table.out
     assert "status       COMPLETED" in table.out
     assert "type         standard v2" in table.out
     assert "LINE  SKU" in table.out and "TSHIRT-BLK-M" in table.out and "2 delivered" in table.out
@@ -155,10 +123,24 @@ async def test_review_with_wait_follows_the_order_to_its_end(stack: Stack, oms: 
     assert ran.code == 0, ran.err
     lines = ran.out.splitlines()
     assert lines[0].startswith(f"review: {order_id}  ")
-    assert lines[-1].endswith(f"{order_id}  COMPLETED")
+    assert rested(order_id, lines)
 
 
-async def test_watch_prints_each_change_until_completed(stack: Stack, oms: Oms) -> None:
+def rested(order_id: str, lines: list[str]) -> bool:
+    """The watch ended at rest: delivered in its return window (a second long here), or
+    completed when a poll missed that second."""
+    return (
+        lines[-2].endswith(f"{order_id}  DELIVERED")
+        and lines[-1].startswith(
+            f"{order_id}  at rest: DELIVERED, waiting for the return window to close on "
+        )
+    ) or (
+        lines[-2].endswith(f"{order_id}  COMPLETED")
+        and lines[-1] == f"{order_id}  ended: COMPLETED"
+    )
+
+
+async def test_watch_prints_each_change_until_at_rest(stack: Stack, oms: Oms) -> None:
     async with stack.http() as http:
         order_id = (await place(http))["order_id"]
 
@@ -170,11 +152,14 @@ async def test_watch_prints_each_change_until_completed(stack: Stack, oms: Oms) 
     assert len(lines) >= 2  # not a TTY: one line per change, no spinner
     assert "\r" not in ran.out
     assert all(order_id in line for line in lines)
-    assert lines[-1].endswith(f"{order_id}  COMPLETED")
+    assert rested(order_id, lines)
     assert len(set(lines)) == len(lines)
 
+    async with stack.http() as http:
+        await wait_for_status(http, order_id, "COMPLETED")
     again = await oms(stack.base_url, "orders", "watch", order_id, "--json")
     assert again.code == 0 and json.loads(again.out)["status"] == "COMPLETED"
+    assert again.err == f"oms: order {order_id} ended: COMPLETED\n"
 
 
 async def test_watch_gives_up_at_its_timeout(slow_stack: Stack, oms: Oms) -> None:
@@ -279,9 +264,10 @@ class Views:
     def __init__(self, *statuses: str) -> None:
         self.statuses = list(statuses)
 
-    def order(self, order_id: str) -> dict[str, Any]:
+    def live_order(self, order_id: str) -> OrderRead:
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
-        return {"order_id": order_id, "status": status, "current_step": None}
+        view = placed().view().model_dump(mode="json")
+        return OrderRead(view | {"order_id": order_id, "status": status}, "live")
 
 
 def test_watch_on_a_terminal_spins_between_changes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -292,4 +278,5 @@ def test_watch_on_a_terminal_spins_between_changes(monkeypatch: pytest.MonkeyPat
     text = screen.getvalue()
     assert "\r| FULFILLING" in text or "\r/ FULFILLING" in text  # the spinner line
     printed = [line.rsplit("\r\x1b[K", 1)[-1] for line in text.split("\n") if line]
-    assert [line.split()[-1] for line in printed] == ["FULFILLING", "SHIPPED", "COMPLETED"]
+    assert [line.split()[-1] for line in printed[:-1]] == ["FULFILLING", "SHIPPED", "COMPLETED"]
+    assert printed[-1] == "ord_1  ended: COMPLETED"

@@ -138,7 +138,7 @@ async def run_guard(
         "method": "POST",
         "path": "/orders",
         "query_string": b"",
-        "headers": headers or [],
+        "headers": headers or [(b"content-type", b"application/json")],
     }
     await guard(scope, receive, send)
     return sent, received

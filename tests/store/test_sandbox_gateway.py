@@ -137,6 +137,25 @@ async def test_a_decline_is_final_and_recorded_once(gateway: SandboxGateway) -> 
     assert await gateway.authorizations(order_id) == []
 
 
+async def test_an_unknown_token_is_declined_naming_the_tokens_it_knows(
+    gateway: SandboxGateway,
+) -> None:
+    order_id = uid("ord")
+    request = {"order_id": order_id, "amount_minor": 900, "currency": "USD"}
+    with pytest.raises(PaymentDeclined) as refused:
+        await gateway.authorize(uid("key"), token="tok_unknown_xyz", **request)
+    assert refused.value.code == "invalid_token" and not refused.value.retryable
+    assert str(refused.value).startswith("unknown test token tok_unknown_xyz; the sandbox accepts")
+    assert "tok_visa" in str(refused.value) and "tok_declined" in str(refused.value)
+    [op] = await gateway.ledger(order_id)
+    assert (op.outcome, op.response["code"]) == ("declined", "invalid_token")
+    assert await gateway.authorizations(order_id) == []
+    # Every named test token that approves still does.
+    for token in ("tok_visa", "tok_risk_elevated", "tok_risk_highest"):
+        approved = await gateway.authorize(uid("key"), token=token, **request)
+        assert approved.amount_minor == 900
+
+
 @pytest.mark.parametrize("failures", [1, 2, 3])
 async def test_flaky_token_fails_transiently_then_approves_once(
     any_store: Store, failures: int

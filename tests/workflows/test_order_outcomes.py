@@ -7,7 +7,7 @@ import uuid
 
 from store import inventory
 from tests.conftest import Stack
-from tests.orders import journal_types, order_body, place, wait_for_status
+from tests.orders import events, journal_types, order_body, place, wait_for_status
 
 TERMINAL = ("COMPLETED", "CANCELLED", "FAILED")
 
@@ -33,6 +33,25 @@ async def test_declined_card_cancels_the_order_and_releases_its_stock(stack: Sta
         "OrderCancelled",
     ]
     assert [t for t in types if t in story] == story
+    ledger = await stack.gateway.ledger(placed["order_id"])
+    assert [(op.kind, op.outcome) for op in ledger] == [("authorize", "declined")]
+
+
+async def test_unknown_token_is_declined_with_its_reason_in_the_view_and_journal(
+    stack: Stack,
+) -> None:
+    # A token the sandbox never issued must not pass for tok_visa.
+    async with stack.http() as http:
+        placed = await place(http, order_body("tok_unknown_xyz"))
+        view = await wait_for_status(http, placed["order_id"], *TERMINAL)
+        journal = await events(http, placed["order_id"])
+    assert (view["status"], view["cancel_reason"]) == ("CANCELLED", "PAYMENT_DECLINED")
+    assert "unknown test token tok_unknown_xyz; the sandbox accepts tok_visa" in view["cancel_note"]
+    assert view["financial_status"] == "NOT_CHARGED"
+    assert view["totals"]["authorized_minor"] == view["totals"]["captured_minor"] == 0
+    declined = next(event for event in journal if event["type"] == "PaymentDeclined")
+    assert "unknown test token tok_unknown_xyz" in declined["data"]["message"]
+    assert journal[-1]["type"] == "OrderCancelled"
     ledger = await stack.gateway.ledger(placed["order_id"])
     assert [(op.kind, op.outcome) for op in ledger] == [("authorize", "declined")]
 
