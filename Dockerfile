@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 COPY . .
-RUN pip install --no-cache-dir . && rm -rf build *.egg-info
+RUN pip install --no-cache-dir -c constraints.txt . && rm -rf build *.egg-info
 
 # Run unprivileged; the app writes nothing locally when OMS_DATABASE_URL is set.
 RUN useradd --system --uid 10001 --no-create-home oms

@@ -1,4 +1,5 @@
-# Two commands on a fresh machine: `make run` and `make test`. Both bootstrap .venv.
+# Two commands on a fresh machine: `make run` and `make test`. Both bootstrap .venv, with the
+# versions pinned in constraints.txt (refresh them with `make lock`).
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -6,13 +7,31 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 APT_GET := $(if $(filter 0,$(shell id -u 2>/dev/null)),,sudo -n )apt-get
 
-.PHONY: run test lint format clean history record replay browser bench chaos
+.PHONY: run test lint format clean history record replay browser bench chaos lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# Refresh constraints.txt: install the newest versions pyproject.toml allows into a fresh venv
+# (a temporary directory, removed afterwards), freeze it without the project itself, and
+# replace the file. Run it after changing a dependency in pyproject.toml or to take upgrades;
+# review the diff, then `make test` reinstalls .venv from it (the stamp depends on the file).
+LOCK_HEADER := \
+  "\# Every package \`make run\` and \`make test\` install, pinned: pip install -c constraints.txt -e '.[dev]'." \
+  "\# pyproject.toml keeps the ranges the code works with; this file picks one version of each, the" \
+  "\# project itself left out. Regenerate with \`make lock\` (a fresh venv, then pip freeze); do not edit."
+lock:
+	@set -e; lock=$$(mktemp -d); trap 'rm -rf "$$lock"' EXIT; \
+	python3 -m venv "$$lock/venv"; \
+	"$$lock/venv/bin/python" -m pip install --quiet --upgrade pip; \
+	"$$lock/venv/bin/python" -m pip install --quiet -e '.[dev]'; \
+	{ printf '%s\n' $(LOCK_HEADER); "$$lock/venv/bin/python" -m pip freeze --exclude-editable; } \
+	  > "$$lock/constraints.txt"; \
+	mv "$$lock/constraints.txt" constraints.txt; \
+	echo "constraints.txt: $$(grep -vc '^#' constraints.txt) packages pinned"
 
 # Installed only where it is missing; where apt cannot (no apt-get, no root, offline) this
 # warns and the browser test skips, saying why.
@@ -40,6 +59,8 @@ history: $(STAMP)
 record: $(STAMP)
 	$(PY) -m tests.replay.record $(SCENARIOS)
 
+# The replay suite. To replay exported files outside it (no pytest, exits non-zero on a
+# failure): .venv/bin/oms history replay tests/histories/*.json
 replay: $(STAMP)
 	$(VENV)/bin/pytest -q tests/replay
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.orders import AllocatedLine, Allocation
+from domain.shipments import AllocatedLine, Allocation
 from store import inventory
 from store.db import Store
 

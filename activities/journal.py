@@ -1,4 +1,6 @@
-"""The journal append, run as a local activity so it costs no extra server round trip."""
+"""The journal append, run as a local activity so it costs no extra server round trip; it takes
+the order's local-activity lane like every step (see
+docs/decisions/0005-one-local-activity-at-a-time.md)."""
 
 from __future__ import annotations
 

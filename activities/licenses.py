@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 from temporalio import activity
 
-from domain.orders import AllocatedLine, License
+from domain.shipments import AllocatedLine, License
 from store import licenses
 from store.db import Store
 

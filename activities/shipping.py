@@ -7,7 +7,8 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from adapters.carrier import Booking, Carrier, ReturnLabel
-from domain.orders import Address, AllocatedLine
+from domain.addresses import Address
+from domain.shipments import AllocatedLine
 
 
 class BookShipmentRequest(BaseModel):

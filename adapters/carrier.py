@@ -17,7 +17,8 @@ from typing import Protocol, cast
 from pydantic import BaseModel
 from sqlalchemy import Table, select
 
-from domain.orders import Address, AllocatedLine
+from domain.addresses import Address
+from domain.shipments import AllocatedLine
 from store.db import Store
 from store.tables import CarrierReturnLabel, CarrierShipment
 

@@ -1,12 +1,8 @@
 """The simulated carrier's tracking side: a process of its own (`oms carrier`, started by
 `oms run`) that advances each booked shipment (`dispatched`, then `delivered`) after
 `OMS_CARRIER_DELAY_S` by posting to the webhook a real carrier calls,
-`POST /shipments/{shipment_id}/events`, with a key of the `carrier` role.
-
-It stands in for a system outside the shop, so it runs outside the API: inside the API
-process its HTTP client took more of that process's CPU than every request the API answered
-(`make bench`, py-spy on the API during the orders run), and the shoppers' requests queued
-behind it on the same event loop.
+`POST /shipments/{shipment_id}/events`, with a key of the `carrier` role. It runs outside the
+API, as a real carrier does: see docs/decisions/0009-carrier-simulator-outside-the-api.md.
 """
 
 from __future__ import annotations
@@ -21,8 +17,9 @@ import httpx
 from sqlalchemy import select
 
 from adapters.carrier import NEXT_STATUS
-from oms.logs import configure_logging
-from oms.settings import Settings, get_settings, parse_api_keys
+from oms.config.auth import parse_api_keys
+from oms.config.logs import configure_logging
+from oms.config.settings import Settings, get_settings
 from store.db import Store
 from store.tables import CarrierShipment
 

@@ -1,11 +1,9 @@
-"""A gateway that misbehaves on purpose, for fault drills: it wraps a real one and
-
-- fails a fraction of calls before they reach it (`GatewayUnavailable`, as a network error);
-- loses the reply of a fraction after it has done the work (the call succeeded, the caller
-  sees a timeout), which is what makes idempotency keys necessary.
-
-Both are transient: the activity retries with the same key and the ledger answers from the
-first result. Switched on by `OMS_GATEWAY_FAULT_RATE` and `OMS_GATEWAY_LOST_REPLY_RATE`.
+"""A gateway that misbehaves on purpose, for fault drills (`make chaos`): it wraps a real one,
+fails a fraction of calls before they reach it (`GatewayUnavailable`, as a network error) and
+loses the reply of a fraction after it has done the work (the caller sees a timeout), which is
+what makes idempotency keys necessary. Both are transient: the activity retries with the same
+key and the ledger answers from the first result. Switched on by `OMS_GATEWAY_FAULT_RATE` and
+`OMS_GATEWAY_LOST_REPLY_RATE`.
 """
 
 from __future__ import annotations

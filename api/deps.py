@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
-from oms.settings import Principal, Settings
+from oms.config.auth import Principal
+from oms.config.settings import Settings
 from store.db import Store
 
 bearer = HTTPBearer(auto_error=False, description="an API key from OMS_API_KEYS")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, status
 from api.deps import CurrentPrincipal, StoreDep, require_role
 from api.models import MAX_FLOW_VERSION, FlowDiagram, FlowsPublic, FlowVersionPublic
 from domain.flows import STEP_SPECS, Condition, FlowDefinition, FlowDraft
-from oms.settings import Principal
+from oms.config.auth import Principal
 from store import flows
 from store.db import Store
 from store.flows import FlowInvalid, FlowVersion

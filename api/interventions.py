@@ -13,8 +13,8 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import metrics
 from api.deps import ClientDep, ShopPrincipal, StoreDep
+from api.middleware import metrics
 from api.orders import visible_order
 from domain.interventions import (
     AddressCorrection,
@@ -28,8 +28,8 @@ from domain.interventions import (
     ReviewRequest,
     SkipRequest,
 )
-from domain.orders import OrderView
-from oms.settings import Principal
+from domain.view import OrderView
+from oms.config.auth import Principal
 from workflows.order import order_workflow_id
 
 router = APIRouter(prefix="/orders", tags=["interventions"])

@@ -1,4 +1,5 @@
-"""The FastAPI application: one Temporal client and one store per process, from the lifespan."""
+"""The FastAPI application: the routers (`api/<resource>.py`), the middleware around them
+(`api/middleware/`), and one Temporal client and one store per process, from the lifespan."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from fastapi import FastAPI
 
 from api import (
     catalog,
-    errors,
     flows,
     health,
     interventions,
     metrics,
+    middleware,
     order_list,
     orders,
     returns,
@@ -23,15 +24,27 @@ from api import (
     shipments,
     stats,
 )
-from api.codec import install as install_codec
-from api.metrics import ApiMetrics, MetricsMiddleware
-from api.request_guard import install as install_request_guard
-from oms.logs import configure_logging
-from oms.settings import Settings, get_settings
+from oms.config.logs import configure_logging
+from oms.config.settings import Settings, get_settings
+from oms.config.temporal import connect
 from store.catalog import seed_catalog
 from store.db import Store
 from store.migrate import upgrade
-from workers.main import connect
+
+ROUTERS = (
+    order_list,
+    orders,
+    interventions,
+    returns,
+    rewards,
+    reviews,
+    catalog,
+    flows,
+    shipments,
+    stats,
+    health,
+    metrics,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -59,24 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    for module in (
-        order_list,
-        orders,
-        interventions,
-        returns,
-        rewards,
-        reviews,
-        catalog,
-        flows,
-        shipments,
-        stats,
-        health,
-        metrics,
-    ):
+    for module in ROUTERS:
         app.include_router(module.router)
-    errors.install(app)
-    install_codec(app, settings)  # /codec/decode, /codec/encode for the Web UI
-    install_request_guard(app, settings)  # body size and timeout, card numbers (422)
-    app.state.metrics = ApiMetrics()
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    middleware.install(app, settings)
     return app

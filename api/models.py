@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.addresses import Address
 from domain.events import JournalEvent
 from domain.flows import FlowDefinition
-from domain.orders import Address
 
 # Flow versions are 32-bit integers in the store: a larger one can name no flow (a 422).
 MAX_FLOW_VERSION = 2**31 - 1

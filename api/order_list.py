@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, field_validator
 
 from api.deps import ShopPrincipal, StoreDep, invalid
-from domain.orders import FinancialStatus, FulfillmentStatus, OrderStatus
+from domain.statuses import FinancialStatus, FulfillmentStatus, OrderStatus
 from store import order_list
 from store.db import utc
 from store.order_list import OrderFilter, Position

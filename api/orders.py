@@ -18,12 +18,13 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import metrics
 from api.deps import ClientDep, SettingsDep, ShopPrincipal, StoreDep
+from api.middleware import metrics
 from api.models import OrderCreate, OrderEventsPublic
 from api.placement import price_order
-from domain.orders import Order, OrderInput, OrderView
-from oms.settings import Principal
+from domain.orders import Order, OrderInput
+from domain.view import OrderView
+from oms.config.auth import Principal
 from store import journal, order_list
 from store import orders as order_records
 from workflows import search_attributes as sa
@@ -45,7 +46,7 @@ IdempotencyKey = Annotated[
 def new_order_id() -> str:
     """`ord_` and 16 hex digits with at least one letter among them. An all-digit draw
     (about 1 in 1,800) can pass for a card number, and the API refuses every request that
-    carries one (`api.card_numbers`): the order's own carrier events among them. With a
+    carries one (`api.middleware.card_numbers`): the order's own carrier events among them. With a
     letter in it, no id and no id made from it (`ord_…-1`, a shipment) is one."""
     while True:
         token = secrets.token_hex(8)

@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import invalid
 from api.models import OrderCreate
+from domain.addresses import Address
 from domain.flows import FlowDefinition
-from domain.orders import Address, OrderInput, PricedLine
+from domain.lines import PricedLine
+from domain.orders import OrderInput
 from domain.returns import ConcessionTerms
 from store import flows
 from store.catalog import items_by_sku

@@ -20,7 +20,7 @@ from api.interventions import REFUSED, actor_of, intervene, run_update
 from api.orders import visible_order
 from domain.interventions import AppeasementRequest, ReturnRequest
 from domain.returns import Appeasement, Return, ReturnDecisionRequest, ReturnReceipt
-from oms.settings import Principal
+from oms.config.auth import Principal
 from store.catalog import items_by_sku
 from store.db import Store
 from workflows.order import order_workflow_id

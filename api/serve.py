@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from oms.settings import Settings, get_settings
+from oms.config.settings import Settings, get_settings
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from fastapi import APIRouter, HTTPException, status
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CarrierPrincipal, ClientDep
-from domain.orders import parse_shipment_id
+from domain.shipments import parse_shipment_id
 from workflows.order import order_workflow_id
 from workflows.shipment import CarrierEvent, CarrierReport
 

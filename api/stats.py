@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from api.deps import StoreDep, require_role
-from domain.orders import OrderStatus
+from domain.statuses import OrderStatus
 from store import order_list
 
 router = APIRouter(tags=["stats"], dependencies=[Depends(require_role("operator"))])

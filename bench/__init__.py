@@ -1,2 +1,2 @@
-"""The benchmark harness: `python -m bench`, `oms bench`, `make bench` (see the README's
-Performance section)."""
+"""The benchmark harness: `python -m bench`, `oms bench`, `make bench`. What each figure means,
+and the latest results: docs/performance.md."""

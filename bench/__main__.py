@@ -1,3 +1,5 @@
+"""`python -m bench`: the benchmark run (`bench.run`); see docs/performance.md."""
+
 import sys
 
 from bench.run import main

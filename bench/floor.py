@@ -1,9 +1,8 @@
 """The floor: the least a workflow with as many activity steps as the `standard` flow costs.
 
 `FloorWorkflow` calls one trivial regular activity (`execute_activity`, not local) per step
-and returns. It runs on a worker of its own, on its own task queue against the same server,
-with the order worker's tuning (`workers.main.worker_tuning`), so the benchmark can set the
-orders' throughput beside it.
+and returns, on a worker of its own (its own task queue, the same server) with the order
+worker's tuning (`workers.main.worker_tuning`), so the orders' throughput can be set beside it.
 
     python -m bench.floor TASK_QUEUE     # a worker for it; OMS_* settings as for the worker
 """
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     from temporalio.client import Client
     from temporalio.worker import Worker
 
-    from oms.settings import Settings
+    from oms.config.settings import Settings
 
 # The floor runs in the order worker's sandbox (`workers.sandbox.workflow_runner`), which passes
 # modules through; the module still imports nothing of the project's at the top.
@@ -73,7 +72,7 @@ def build_floor_worker(client: Client, settings: Settings, task_queue: str) -> W
 
 
 async def serve(settings: Settings, task_queue: str) -> None:
-    from workers.main import connect
+    from oms.config.temporal import connect
 
     client = await connect(settings)
     stop = asyncio.Event()
@@ -89,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m bench.floor TASK_QUEUE", file=sys.stderr)
         return 2
-    from oms.settings import Settings
+    from oms.config.settings import Settings
 
     asyncio.run(serve(Settings(), args[0]))
     return 0

@@ -1,14 +1,9 @@
-"""The benchmark's replay phase: the stored histories replayed with `Replayer`, in as many
-processes as `--replay-processes` (default: one per core).
-
-A replayer is Python bound: one process keeps one core busy, whatever the number of replayers
-in it (two, four and eight in one process replayed no faster than one). So the phase replays
-in several processes at once, as a CI job replaying a deployment's histories would, each
-process the whole set round after round: every process loads the histories and replays them
-once to warm up, all start their clock together, and each replays for `--replay-seconds`.
-The rate is every history replayed over the longest clock; the JSON also keeps one
-process's rate (`replay_histories_per_s_per_process`), the figure to compare with runs of
-one process. The phase runs before the stack starts, on an otherwise idle machine.
+"""The benchmark's replay phase: the stored histories replayed with `Replayer` in
+`--replay-processes` processes at once (default: one per core), since one replayer keeps one
+core busy however many run in its process. Each process loads the histories, replays them
+once to warm up, then round after round for `--replay-seconds` on a common clock; the rate is
+every history replayed over the longest clock, and one process's rate is kept as
+`replay_histories_per_s_per_process`. See docs/performance.md.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
-"""What a cached workflow costs a worker in the Temporal SDK alone, apart from any order.
+"""What a cached workflow costs a worker in the Temporal SDK alone, apart from any order:
+`python -m bench.sdk_memory [--workflows 300] [--activities 0 5 20] [--input-bytes 10 8000]`.
 
-Each variant is a workflow that runs N local activities, each with an input of K bytes, and
-then waits on a condition, so that it stays in the worker's cache like an open order waiting
-for its carrier. For each variant a fresh worker process starts `--workflows` of them and
-reports its resident memory (`VmRSS`) before and after, over their number, and what Python's
-allocator holds of it (`tracemalloc`). `make bench` measures an open order as a whole; this
-says how much of that is the SDK's state for a workflow and its local activities, which no
-change to the order's own code reaches (README, "Performance").
-
-    python -m bench.sdk_memory [--workflows 300] [--activities 0 5 20] [--input-bytes 10 8000]
+Each variant is a workflow that runs N local activities with inputs of K bytes and then
+waits, like an open order waiting for its carrier; a fresh worker process per variant starts
+`--workflows` of them and reports RSS and Python's share (`tracemalloc`) per workflow. See
+docs/performance.md#memory.
 """
 
 from __future__ import annotations
@@ -112,7 +108,7 @@ async def measure_all(options: argparse.Namespace) -> list[dict]:
     reuse memory the first one freed), against one dev server."""
     from temporalio.testing import WorkflowEnvironment
 
-    from oms.launcher import temporal_binary
+    from oms.supervisor import temporal_binary
 
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary())
     address = env.client.service_client.config.target_host

@@ -1,9 +1,7 @@
-"""The benchmark's own embedded stack: the Temporal dev server (the launcher's binary and
-arguments: a SQLite file in WAL mode), the API under uvicorn, the simulated carrier and the
-workers, each a subprocess on free ports with a fresh temporary data directory.
-
-The workers are processes of their own so that their resident memory can be read from
-`/proc/<pid>/status` and a profiler can attach to them.
+"""The benchmark's own embedded stack, started as `oms run` starts it (`oms.supervisor`): the
+Temporal dev server, the API under uvicorn, the simulated carrier and the workers, each a
+subprocess on free ports with a fresh temporary data directory and a log of its own. The
+workers are processes of their own so that their memory can be read and a profiler attached.
 """
 
 from __future__ import annotations
@@ -11,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,8 +23,16 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from adapters.carrier_simulator import with_carrier_key
-from oms import launcher
-from oms.settings import Settings
+from oms.config.settings import Settings
+from oms.supervisor import (
+    CARRIER_COMMAND,
+    WORKER_COMMAND,
+    Supervisor,
+    ensure_search_attributes,
+    free_port,
+    worker_names,
+)
+from oms.supervisor import rss_kb as process_rss_kb
 from store.db import sync_url
 
 OPERATOR_KEY = "bench-operator-key"
@@ -53,33 +57,25 @@ class BenchError(Exception):
     """The run itself broke (a process died, something never became ready)."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def rss_kb(pid: int) -> int:
-    """Resident memory of a process, from `VmRSS` in /proc/<pid>/status."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise BenchError(f"no VmRSS for pid {pid}")
+    """Resident memory of a process (`oms.supervisor.rss_kb`); none is a broken run."""
+    try:
+        return process_rss_kb(pid)
+    except ProcessLookupError as error:
+        raise BenchError(str(error)) from None
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    # After the command name: state is field 3, utime 14 and stime 15 (1-based, man 5 proc).
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+class BenchStack(Supervisor):
+    """The stack's processes (`Supervisor`), each logging to `<root>/logs/<name>.log`."""
 
+    logs: Path
 
-class BenchStack:
     def __init__(self, keep_data: bool = False, database_url: str | None = None) -> None:
         self.keep_data = keep_data
         self.root = Path(tempfile.mkdtemp(prefix="oms-bench-"))
-        self.logs = self.root / "logs"
-        self.logs.mkdir()
+        logs = self.root / "logs"
+        logs.mkdir()
+        super().__init__(logs=logs, cwd=Path(__file__).resolve().parent.parent, grace_s=20)
         self.temporal_port = free_port()
         self.ui_port = free_port()
         self.api_port = free_port()
@@ -94,7 +90,6 @@ class BenchStack:
             PYTHONUNBUFFERED="1",
             OMS_DATABASE_URL=database_url or f"sqlite:///{self.root / 'oms.db'}",
         )
-        self.processes: dict[str, subprocess.Popen] = {}
         self.client: Client | None = None
 
     # -- settings as the processes see them ------------------------------------------------
@@ -117,36 +112,12 @@ class BenchStack:
 
     # -- processes ---------------------------------------------------------------------------
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
-        log = (self.logs / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            command,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-        log.close()
-        self.processes[name] = process
-        return process
-
-    def log_tail(self, name: str, lines: int = 20, head: int = 0) -> str:
-        """The log's last `lines` lines, after its first `head` ones when it is longer."""
-        path = self.logs / f"{name}.log"
-        if not path.exists():
-            return ""
-        text = path.read_text(errors="replace").splitlines()
-        if head and len(text) > head + lines:
-            return "\n".join([*text[:head], "...", *text[-lines:]])
-        return "\n".join(text[-lines:] if not head else text)
-
     def check_alive(self) -> None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise BenchError(
-                    f"{name} exited with code {process.returncode}:\n{self.log_tail(name)}"
-                )
+        if (exited := self.exited()) is not None:
+            name, process = exited
+            raise BenchError(
+                f"{name} exited with code {process.returncode}:\n{self.log_tail(name)}"
+            )
 
     async def start_server(self) -> None:
         """The dev server on this stack's ports. One that exits while starting is started once
@@ -154,49 +125,42 @@ class BenchStack:
         its internal services), and in some dozens of runs one start ended in a Go panic."""
         for attempt in (1, 2):
             settings = self.settings()
-            server = self._spawn("temporal", launcher.dev_server_command(settings), self.env)
             try:
-                await asyncio.to_thread(
-                    launcher.wait_for_port,
-                    "127.0.0.1",
-                    self.temporal_port,
-                    server,
-                    "the Temporal dev server",
-                    60,
-                )
+                await asyncio.to_thread(self.start_dev_server, settings, self.env, 60)
                 break
             except SystemExit as error:
                 # A Go panic's message comes first in the log, its stack last.
                 failure = f"{error}\n{self.log_tail('temporal', lines=10, head=10)}"
-                if attempt == 2 or server.poll() is None:
+                server = self.processes.get("temporal")
+                if attempt == 2 or server is None or server.poll() is None:
                     raise BenchError(failure) from None
                 print(f"bench: starting once more on fresh ports: {failure}", file=sys.stderr)
                 self.temporal_port, self.ui_port = free_port(), free_port()
                 self.env.update(
                     OMS_TEMPORAL_PORT=str(self.temporal_port), OMS_UI_PORT=str(self.ui_port)
                 )
-        await launcher.ensure_search_attributes(self.temporal_address, "default")
-        from workers.main import connect
+        await ensure_search_attributes(self.temporal_address, "default")
+        from oms.config.temporal import connect
 
         self.client = await connect(settings)
 
     async def start_api(self) -> None:
         from api.serve import api_command  # as the launcher starts it
 
-        api = self._spawn("api", api_command(self.settings()), self.env)
+        command = api_command(self.settings())
         try:
-            await asyncio.to_thread(launcher.wait_for_health, self.api_url, api, 90)
+            await asyncio.to_thread(self.start_healthy, "api", command, self.env, self.api_url, 90)
         except SystemExit as error:
             raise BenchError(f"{error}\n{self.log_tail('api')}") from None
 
     def start_carrier(self) -> None:
         """The simulated carrier, a process of its own as `oms run` starts it."""
-        self._spawn("carrier", launcher.CARRIER_COMMAND, self.env)
+        self.start("carrier", CARRIER_COMMAND, self.env)
 
     async def start_worker(self, name: str, command: list[str], task_queue: str, **env: str):
         """Start a worker and return once its pollers are at the server, so a clock started
         afterwards does not count its start-up."""
-        process = self._spawn(name, command, self.env | env)
+        process = self.start(name, command, self.env | env)
         await self.wait_for_pollers(task_queue, process, name)
         return process
 
@@ -212,19 +176,19 @@ class BenchStack:
         """The order worker's processes (`worker`, `worker-2`, ...); `env_of(index)` adds to
         each one's environment."""
         return [
-            await self.start_worker(name, launcher.WORKER_COMMAND, "orders", **env_of(index))
-            for index, name in enumerate(launcher.worker_names(self.worker_processes))
+            await self.start_worker(name, WORKER_COMMAND, "orders", **env_of(index))
+            for index, name in enumerate(worker_names(self.worker_processes))
         ]
 
     async def start_floor_workers(self, task_queue: str) -> list[subprocess.Popen]:
         command = [sys.executable, "-m", "bench.floor", task_queue]
         return [
             await self.start_worker(name, command, task_queue)
-            for name in launcher.worker_names(self.worker_processes, "floor-worker")
+            for name in worker_names(self.worker_processes, "floor-worker")
         ]
 
     def stop_workers(self, name: str) -> None:
-        for each in launcher.worker_names(self.worker_processes, name):
+        for each in worker_names(self.worker_processes, name):
             self.stop(each)
 
     async def wait_for_pollers(
@@ -254,32 +218,9 @@ class BenchStack:
                     waiting.discard(kind)
             await asyncio.sleep(0.1)
 
-    def cpu(self) -> dict[str, float]:
-        """CPU seconds each running process has used so far."""
-        used = {}
-        for name, process in self.processes.items():
-            try:
-                used[name] = cpu_seconds(process.pid)
-            except (OSError, IndexError, ValueError):
-                pass
-        return used
-
-    def stop(self, name: str) -> None:
-        process = self.processes.pop(name, None)
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
     def close(self) -> None:
-        """Newest first, as the launcher does: workers, then the API, then the server."""
-        for name in reversed(list(self.processes)):
-            self.stop(name)
+        """Every process, newest first (`stop_all`), then the data unless it is kept."""
+        self.stop_all()
         if not self.keep_data:
             shutil.rmtree(self.root, ignore_errors=True)
 

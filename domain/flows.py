@@ -113,9 +113,8 @@ ORDERING_OPS = frozenset({"gt", "ge", "lt", "le"})
 
 
 class Condition(BaseModel):
-    """A structured predicate over an order's facts; never evaluated as code.
-
-    `value` stays loose here so that `validate_flow` can say which step's condition is wrong."""
+    """A structured predicate over an order's facts; never evaluated as code. `value` stays
+    loose here so that `validate_flow` can say which step's condition is wrong."""
 
     model_config = ConfigDict(extra="forbid")
 

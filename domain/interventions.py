@@ -12,7 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain.orders import Address, CancelReason, HoldReason
+from domain.addresses import Address
+from domain.holds import HoldReason
+from domain.statuses import CancelReason
 from domain.text import refuse_control_characters
 
 

@@ -1,185 +1,42 @@
-"""The order: its lines and quantity buckets, payment, allocations and shipments.
+"""The order: what its workflow starts from (`OrderInput`), and the live state it keeps (`Order`).
 
-`Order` is the live state the order workflow keeps; `OrderView` is what callers see.
-Statuses are never set by hand: they are derived in `domain.status`.
+`Order` moves units between its lines' buckets as stock is reserved, shipped and delivered;
+`Order.view()` is what callers see (`domain.view`). `CarriedOrder` is what a long-lived order
+continues as new with.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from enum import StrEnum
-from typing import Literal
+from datetime import datetime
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from domain.countries import CountryCode
+from domain.addresses import Address
 from domain.flows import FlowDefinition, FlowRef
+from domain.holds import Hold, Review
+from domain.lines import LineBuckets, OrderLine, PricedLine
+from domain.payment import Payment
 from domain.returns import RETURN_ENDS, Appeasement, ConcessionTerms, Return
-from domain.text import refuse_control_characters
-
-
-class OrderStatus(StrEnum):
-    RECEIVED = "RECEIVED"
-    PROCESSING = "PROCESSING"
-    ON_HOLD = "ON_HOLD"
-    NEEDS_REVIEW = "NEEDS_REVIEW"
-    FULFILLING = "FULFILLING"
-    PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
-    SHIPPED = "SHIPPED"
-    DELIVERED = "DELIVERED"
-    COMPLETED = "COMPLETED"
-    CANCELLED = "CANCELLED"
-    FAILED = "FAILED"
-
-
-TERMINAL_STATUSES = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.FAILED})
-
-
-class FinancialStatus(StrEnum):
-    PENDING = "PENDING"
-    AUTHORIZED = "AUTHORIZED"
-    PARTIALLY_PAID = "PARTIALLY_PAID"
-    PAID = "PAID"
-    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
-    REFUNDED = "REFUNDED"
-    VOIDED = "VOIDED"
-    NOT_CHARGED = "NOT_CHARGED"  # ended without ever taking or holding money
-
-
-class FulfillmentStatus(StrEnum):
-    UNFULFILLED = "UNFULFILLED"
-    PARTIALLY_FULFILLED = "PARTIALLY_FULFILLED"
-    FULFILLED = "FULFILLED"
-
-
-class CancelReason(StrEnum):
-    """Shopify's cancel reasons, plus PAYMENT_DECLINED for the automatic decline path."""
-
-    CUSTOMER = "CUSTOMER"
-    FRAUD = "FRAUD"
-    INVENTORY = "INVENTORY"
-    DECLINED = "DECLINED"
-    STAFF = "STAFF"
-    OTHER = "OTHER"
-    PAYMENT_DECLINED = "PAYMENT_DECLINED"
-
-
-class HoldReason(StrEnum):
-    HIGH_RISK_OF_FRAUD = "HIGH_RISK_OF_FRAUD"
-    INCORRECT_ADDRESS = "INCORRECT_ADDRESS"
-    INVENTORY_OUT_OF_STOCK = "INVENTORY_OUT_OF_STOCK"
-    AWAITING_PAYMENT = "AWAITING_PAYMENT"
-    OTHER = "OTHER"
-
-
-class ShipmentStatus(StrEnum):
-    PENDING = "PENDING"
-    BOOKED = "BOOKED"
-    DISPATCHED = "DISPATCHED"
-    IN_TRANSIT = "IN_TRANSIT"
-    DELIVERED = "DELIVERED"
-    EXCEPTION = "EXCEPTION"
-    CANCELLED = "CANCELLED"
-
-
-# The order in which a shipment moves; EXCEPTION and CANCELLED are side states.
-SHIPMENT_PROGRESS = [
-    ShipmentStatus.PENDING,
-    ShipmentStatus.BOOKED,
-    ShipmentStatus.DISPATCHED,
-    ShipmentStatus.IN_TRANSIT,
-    ShipmentStatus.DELIVERED,
-]
-
-
-class Address(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    line1: str = Field(min_length=1, max_length=200)
-    line2: str | None = Field(None, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
-    region: str | None = Field(None, max_length=100)
-    postal_code: str = Field(min_length=1, max_length=20)
-    country: CountryCode
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _storable_text(cls, value: object) -> object:
-        # PostgreSQL text cannot hold NUL: refused here, whichever door the address came in by.
-        return refuse_control_characters(value) if isinstance(value, str) else value
-
-
-ItemKind = Literal["physical", "digital"]
-
-
-class PricedLine(BaseModel):
-    """A line as placed: the price comes from the catalog at placement, never from the client."""
-
-    line_id: str
-    sku: str
-    name: str
-    unit_price_minor: int = Field(ge=0)
-    quantity: int = Field(gt=0)
-    kind: ItemKind = "physical"
-    release_date: date | None = None  # a preorder item ships from this day on
-
-
-EXCLUSIVE_BUCKETS = ("pending", "reserved", "shipped", "delivered", "cancelled", "returned")
-
-
-class LineBuckets(BaseModel):
-    """Where each unit of a line is. The exclusive buckets always add up to the ordered quantity;
-    `refunded` counts units whose money went back and overlaps `cancelled` and `returned`."""
-
-    pending: int = 0  # ordered, not yet reserved in a warehouse
-    reserved: int = 0  # reserved, not yet dispatched
-    shipped: int = 0  # dispatched, not yet delivered
-    delivered: int = 0
-    cancelled: int = 0
-    returned: int = 0
-    refunded: int = 0
-
-    def total(self) -> int:
-        return (
-            self.pending
-            + self.reserved
-            + self.shipped
-            + self.delivered
-            + self.cancelled
-            + self.returned
-        )
-
-
-class OrderLine(BaseModel):
-    line_id: str
-    sku: str
-    name: str
-    unit_price_minor: int
-    quantity: int
-    buckets: LineBuckets
-    kind: ItemKind = "physical"
-    release_date: date | None = None
-    replaces: str | None = None  # an exchange's replacement names the line it replaces
-
-    @property
-    def active_quantity(self) -> int:
-        return self.quantity - self.buckets.cancelled
-
-    def move(self, source: str, target: str, quantity: int) -> None:
-        """Move units between exclusive buckets; refuses to make any bucket negative, and
-        refuses a name that is not an exclusive bucket (`refunded` overlaps them)."""
-        for name in (source, target):
-            if name not in EXCLUSIVE_BUCKETS:
-                raise ValueError(
-                    f"line {self.line_id}: cannot move units to or from {name!r}; "
-                    f"the buckets are {', '.join(EXCLUSIVE_BUCKETS)}"
-                )
-        have = getattr(self.buckets, source)
-        if quantity < 0 or quantity > have:
-            raise ValueError(
-                f"line {self.line_id}: cannot move {quantity} from {source} (has {have})"
-            )
-        setattr(self.buckets, source, have - quantity)
-        setattr(self.buckets, target, getattr(self.buckets, target) + quantity)
+from domain.shipments import (
+    SHIPMENT_PROGRESS,
+    AllocatedLine,
+    Allocation,
+    License,
+    Shipment,
+    ShipmentStatus,
+    carrying,
+)
+from domain.statuses import CancelReason, OrderStatus
+from domain.view import (
+    OrderView,
+    Totals,
+    financial_status,
+    fulfillment_status,
+    order_status,
+    shown_shipments,
+    shown_step,
+    voided_minor,
+)
 
 
 class OrderInput(BaseModel):
@@ -200,132 +57,6 @@ class OrderInput(BaseModel):
     carried: CarriedOrder | None = Field(
         None, description="set when a long-lived order continues as new: its state so far"
     )
-
-
-class AllocatedLine(BaseModel):
-    line_id: str
-    sku: str
-    quantity: int
-
-
-class Allocation(BaseModel):
-    """Stock reserved in one warehouse; becomes one shipment."""
-
-    reservation_id: str
-    warehouse: str
-    lines: list[AllocatedLine]
-
-
-class Payment(BaseModel):
-    authorization_id: str | None = None
-    authorized_minor: int = 0
-    authorized_at: datetime | None = None  # authorizations expire (7 days) and are renewed
-    captured_minor: int = 0
-    refunded_minor: int = 0
-    voided: bool = False
-    voided_minor: int = 0  # what the void gave back; kept, as exchanges add to captured_minor
-    # Exchanges that cost more are charged on authorizations of their own.
-    extra_authorizations: list[str] = Field(default_factory=list)
-
-    def void(self) -> None:
-        """The authorization's uncaptured part goes back; nothing more is captured on it."""
-        self.voided_minor = self.authorized_minor - self.captured_minor
-        self.voided = True
-
-
-class License(BaseModel):
-    line_id: str
-    key: str
-
-
-def shipment_id_for(order_id: str, number: int) -> str:
-    """An order numbers its shipments from 1: `{order_id}-{n}`."""
-    return f"{order_id}-{number}"
-
-
-def parse_shipment_id(shipment_id: str) -> tuple[str, int] | None:
-    """The order and the number a shipment id names, or None when it is not one."""
-    order_id, dash, number = shipment_id.rpartition("-")
-    if not (dash and order_id and number.isdigit()):
-        return None
-    return order_id, int(number)
-
-
-class Shipment(BaseModel):
-    shipment_id: str
-    warehouse: str
-    reservation_id: str | None = None
-    lines: list[AllocatedLine]
-    status: ShipmentStatus = ShipmentStatus.PENDING
-    tracking_number: str | None = None
-    captured_minor: int = 0
-
-    @property
-    def has_left(self) -> bool:
-        """The goods are out of the warehouse: dispatched, in transit or delivered."""
-        return self.status in (
-            ShipmentStatus.DISPATCHED,
-            ShipmentStatus.IN_TRANSIT,
-            ShipmentStatus.DELIVERED,
-        )
-
-
-class Hold(BaseModel):
-    reason: HoldReason
-    note: str | None = None
-    actor: str
-    at: datetime
-
-
-class Review(BaseModel):
-    """Why an order waits for a human, since when, and whether its SLA has run out."""
-
-    step: str
-    reason: str
-    kind: Literal["fraud", "declined", "out_of_stock", "step_failed", "approval"]
-    since: datetime
-    escalated: bool = False
-    cancel_reason: CancelReason | None = None
-
-
-class Totals(BaseModel):
-    currency: str
-    subtotal_minor: int
-    cancelled_minor: int
-    total_minor: int
-    authorized_minor: int
-    captured_minor: int
-    refunded_minor: int
-    returned_minor: int = 0  # what returned units were worth (already out of total_minor)
-    appeased_minor: int = 0  # refunded as goodwill, on top of returns
-    voided_minor: int = 0  # the authorization's uncaptured part, given back by a void
-
-
-class OrderView(BaseModel):
-    order_id: str
-    customer_id: str
-    order_type: str
-    flow: FlowRef
-    status: OrderStatus
-    financial_status: FinancialStatus
-    fulfillment_status: FulfillmentStatus
-    current_step: str | None
-    lines: list[OrderLine]
-    shipments: list[Shipment]
-    totals: Totals
-    shipping_address: Address
-    cancel_reason: CancelReason | None = None
-    cancel_note: str | None = None  # why, in words: a decline's message, an operator's note
-    failure: str | None = None
-    holds: list[Hold] = Field(default_factory=list)
-    review: Review | None = None
-    licenses: list[License] = Field(default_factory=list)
-    picked_up_by: str | None = None
-    returns: list[Return] = Field(default_factory=list)
-    appeasements: list[Appeasement] = Field(default_factory=list)
-    return_window_closes_at: datetime | None = None
-    placed_at: datetime
-    updated_at: datetime
 
 
 class Order(BaseModel):
@@ -463,6 +194,14 @@ class Order(BaseModel):
         buckets = self.line(line_id).buckets
         return buckets.pending + buckets.reserved
 
+    def shipment_for(self, allocation: Allocation) -> Shipment | None:
+        """The live or finished shipment carrying an allocation (not a cancelled one)."""
+        return carrying(self.shipments, allocation)
+
+    def shipment_left(self, allocation: Allocation) -> bool:
+        shipment = self.shipment_for(allocation)
+        return shipment is not None and shipment.has_left
+
     def release(self, allocation: Allocation) -> None:
         """Units of an allocation that never left go back to waiting for stock."""
         for item in allocation.lines:
@@ -505,15 +244,6 @@ class Order(BaseModel):
         return True
 
     def view(self) -> OrderView:
-        from domain.status import (
-            financial_status,
-            fulfillment_status,
-            order_status,
-            shown_shipments,
-            shown_step,
-            voided_minor,
-        )
-
         return OrderView(
             order_id=self.order_id,
             customer_id=self.customer_id,

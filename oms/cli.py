@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from oms import commands as operator_commands
-from oms.settings import get_settings
+from oms.config.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +41,24 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument(
         "--name", help="file name prefix (default: order type and status, e.g. standard_completed)"
     )
+    replay = history_commands.add_parser(
+        "replay",
+        help="replay exported histories against the current workflow code",
+        description="Replays each exported history file (or each *.json in a directory) in "
+        "the strict sandbox the replay suite uses, skipping files that are not .json; prints "
+        "ok or FAIL per file and a summary, and exits non-zero when any file fails or there "
+        "is nothing to replay. Example: oms history replay tests/histories/*.json",
+    )
+    replay.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    patches = commands.add_parser(
+        "patches",
+        help="running orders per workflow patch (which old paths are still in use)",
+        description="For each patch in workflows/patches.py: running orders that took it and "
+        "those that did not (started before it, or not at that code yet). A patch whose old "
+        "path no running order needs can be deprecated (docs/versioning.md).",
+    )
+    patches.add_argument("--json", action="store_true", help="print JSON")
+    patches.add_argument("--task-queue", help="count only orders on this task queue")
     projections = commands.add_parser("projections", help="the read model kept from the journal")
     projections.add_subparsers(dest="projections_command", required=True).add_parser(
         "rebuild", help="rebuild the order list, line buckets and review queue from the journal"
@@ -51,11 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if hasattr(args, "handler"):
         return operator_commands.run(args)
+    if args.command == "history" and args.history_command == "replay":
+        from oms.history import replay_command
+
+        return asyncio.run(replay_command(args.paths))
     if args.command == "history" and not (args.order_id or args.workflow_id):
         export.error("give an ORDER_ID or --workflow-id")
     if args.command == "history" and args.order_id and args.workflow_id:
         export.error("give an ORDER_ID or --workflow-id, not both")
     settings = get_settings()
+    if args.command == "patches":
+        from oms.patches import patches_command
+
+        return asyncio.run(patches_command(settings, as_json=args.json, task_queue=args.task_queue))
     if args.command == "run":
         from oms.launcher import run
 

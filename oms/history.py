@@ -1,4 +1,5 @@
-"""Workflow histories as JSON files, for the replay regression suite (`tests/replay/`).
+"""Workflow histories as JSON files: `oms history export` writes them, `oms history replay`
+and the replay suite (`tests/replay/`) replay them against the current workflow code.
 
 A file is `<name>__<workflow_id>.json` holding `WorkflowHistory.to_json()`. That JSON does
 not carry the workflow id, so the file name does: everything after the first `__`.
@@ -8,28 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
+from google.protobuf.json_format import ParseError
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
+from temporalio.worker import Replayer
 
-from oms.codec import data_converter, decode_history
-from oms.settings import Settings
+from oms.config.codec import decode_history
+from oms.config.settings import Settings
+from oms.config.temporal import connect
 from workflows import search_attributes
 
 DEFAULT_DIR = Path("tests/histories")
 SEPARATOR = "__"
 _NAME_UNSAFE = re.compile(r"[^a-z0-9_-]+")
 _ID_UNSAFE = ("/", "\\", "\0")
-
-
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.resolved_temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=data_converter(settings),
-    )
 
 
 def order_workflow_id(order_id: str) -> str:
@@ -160,3 +160,81 @@ async def export_command(
         return await export_workflow(client, workflow_id, directory, name, children=False)
     assert order_id
     return await export_order(client, order_id, directory, name)
+
+
+# A failure's reason is cut to this many characters, so each file stays one line.
+REASON_CHARS = 400
+_CORE_MESSAGE = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """One file replayed: `error` is why it did not replay (or could not be read), None when
+    it replayed; `skipped` files were not history files (`.json`) at all."""
+
+    path: Path
+    error: BaseException | None = None
+    skipped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.skipped
+
+    @property
+    def line(self) -> str:
+        if self.skipped:
+            return f"skip {self.path.name}: not a .json history file"
+        if self.error is None:
+            return f"ok {self.path.name}"
+        text = str(self.error)
+        # The SDK wraps core's failure in a debug dump; its message is the part worth reading.
+        core = _CORE_MESSAGE.search(text)
+        reason = " ".join(f"{type(self.error).__name__}: {core[1] if core else text}".split())
+        if len(reason) > REASON_CHARS:
+            reason = reason[: REASON_CHARS - 3] + "..."
+        return f"FAIL {self.path.name}: {reason}"
+
+
+async def replay_file(replayer: Replayer, path: Path) -> Replayed:
+    """Replay one exported history with `replayer` (`workers.replay.strict_replayer`)."""
+    if not path.exists():
+        return Replayed(path, FileNotFoundError(f"no such file: {path}"))
+    if path.suffix != ".json":
+        return Replayed(path, skipped=True)
+    try:
+        history = load_history(path)
+    except (OSError, ValueError, ParseError) as error:
+        return Replayed(path, error)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    return Replayed(path, result.replay_failure)
+
+
+async def replay_files(
+    paths: Iterable[Path], replayer: Replayer | None = None
+) -> AsyncIterator[Replayed]:
+    """Each file replayed in turn; a directory stands for the `*.json` files in it."""
+    if replayer is None:
+        from workers.replay import strict_replayer
+
+        replayer = strict_replayer()
+    for path in paths:
+        for file in history_files(path) if path.is_dir() else [path]:
+            yield await replay_file(replayer, file)
+
+
+async def replay_command(paths: Iterable[Path], out: TextIO | None = None) -> int:
+    """`oms history replay`: one line per file, then a summary (on `out`, stdout by default);
+    1 when any file failed or there was nothing to replay."""
+    out = out or sys.stdout
+    counts = {"ok": 0, "failed": 0, "skipped": 0}
+    async for replayed in replay_files(paths):
+        counts["skipped" if replayed.skipped else "ok" if replayed.ok else "failed"] += 1
+        print(replayed.line, file=out, flush=True)
+    summary = ", ".join(f"{count} {what}" for what, count in counts.items())
+    print(f"replayed {counts['ok'] + counts['failed']} histories: {summary}", file=out)
+    if not counts["ok"] + counts["failed"]:
+        print(
+            "nothing to replay: give exported history files (.json) or directories", file=sys.stderr
+        )
+        return 1
+    return 1 if counts["failed"] else 0

@@ -1,4 +1,10 @@
-"""Engines and sessions. One async engine per process; SQLite tuned for concurrent writers."""
+"""Engines and sessions: one async engine per process (PostgreSQL through psycopg 3, or a
+SQLite file) and `Store`, the process's handle for write transactions and reads.
+
+On SQLite, writers of one process queue on a lock and run on the event loop
+(`store.sqlite_inline`), and readers get an engine of their own. See
+docs/decisions/0004-sqlite-on-the-event-loop.md.
+"""
 
 from __future__ import annotations
 

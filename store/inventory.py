@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from domain.orders import AllocatedLine, Allocation
+from domain.shipments import AllocatedLine, Allocation
 from store.db import Store
 from store.tables import (
     CatalogItem,

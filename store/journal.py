@@ -11,7 +11,7 @@ from sqlalchemy import Executable, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import JournalEvent
-from domain.orders import OrderView
+from domain.view import OrderView
 from store.db import Store, utc
 from store.projections import project, project_view
 from store.tables import OrderEvent

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from domain.orders import AllocatedLine, License
+from domain.shipments import AllocatedLine, License
 from store.db import Store
 from store.tables import LicenseKey
 

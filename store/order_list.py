@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
 
-from domain.orders import OrderView
+from domain.view import OrderView
 from store.db import Store, utc
 from store.tables import OrderListEntry, ReviewQueueEntry
 

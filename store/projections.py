@@ -16,12 +16,17 @@ from typing import cast
 from sqlalchemy import Executable, FromClause, Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from domain.events import JournalEvent
-from domain.orders import OrderView
+from domain.events import EventType, JournalEvent
+from domain.view import OrderView
 from store.db import Store, utc
 from store.tables import OrderEvent, OrderLineBuckets, OrderListEntry, ReviewQueueEntry
 
-REVIEW_CLOSED = {"ReviewDecided", "OrderCancelled", "OrderFailed", "OrderCompleted"}
+REVIEW_CLOSED = {
+    EventType.REVIEW_DECIDED,
+    EventType.ORDER_CANCELLED,
+    EventType.ORDER_FAILED,
+    EventType.ORDER_COMPLETED,
+}
 PROJECTION_TABLES = (ReviewQueueEntry, OrderListEntry, OrderLineBuckets)
 
 
@@ -41,7 +46,7 @@ async def project(
 
 
 async def _review_queue(session: Executor, event: JournalEvent) -> None:
-    if event.type == "ReviewRequested":
+    if event.type == EventType.REVIEW_REQUESTED:
         await session.execute(
             delete(ReviewQueueEntry).where(ReviewQueueEntry.order_id == event.order_id)
         )
@@ -55,7 +60,7 @@ async def _review_queue(session: Executor, event: JournalEvent) -> None:
                 escalated=False,
             )
         )
-    elif event.type == "ReviewEscalated":
+    elif event.type == EventType.REVIEW_ESCALATED:
         await session.execute(
             update(ReviewQueueEntry)
             .where(ReviewQueueEntry.order_id == event.order_id)

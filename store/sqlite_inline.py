@@ -1,19 +1,10 @@
-"""SQLite for the store's writers, driven on the event loop itself instead of a thread.
+"""SQLite for the store's writers, driven on the event loop instead of a thread.
 
-aiosqlite runs each call on a thread of its own and resumes the caller through the event
-loop: a write transaction (begin, a few statements with their fetches, commit) is a dozen
-trips through a loop that, in the worker, is also running workflow activations. SQLite has
-one writer at a time, so each trip's wait was spent holding the database's write lock: under
-`make bench` a transaction of a millisecond of work held it for 10-90 ms, and writers queued
-for seconds behind it.
-
-This connection has aiosqlite's interface, which SQLAlchemy's `sqlite+aiosqlite` dialect
-drives, but runs every call at once: the coroutines return without suspending, so a
-transaction never leaves the task that runs it and holds the lock only for SQLite's own work
-(WAL, `synchronous=NORMAL`: no fsync at commit). What could block the loop is waiting for
-another process's write lock, so the writer's busy timeout is 0 and `Store.transaction`
-waits for the lock with `asyncio.sleep` instead (see `store.db`). Readers keep aiosqlite:
-a long read holds no lock and should not stall the loop.
+The connection has aiosqlite's interface, which SQLAlchemy's `sqlite+aiosqlite` dialect
+drives, but runs every call at once: a write transaction never leaves the task that runs it
+and holds SQLite's write lock only for SQLite's own work (WAL, `synchronous=NORMAL`). The
+writer's busy timeout is 0 and `store.db.Store` waits for another process's lock with
+`asyncio.sleep`; readers keep aiosqlite. See docs/decisions/0004-sqlite-on-the-event-loop.md.
 """
 
 from __future__ import annotations

@@ -28,12 +28,13 @@ from adapters.carrier import Carrier, SimulatedCarrier
 from adapters.carrier_simulator import CarrierSimulator, carrier_key
 from adapters.sandbox_gateway import SandboxGateway
 from api.main import create_app
-from oms.settings import Settings
+from oms.config.settings import Settings
+from oms.config.temporal import connect
 from store.catalog import seed_catalog
 from store.db import Store
 from store.migrate import upgrade
-from workers.main import WORKFLOWS, build_worker, connect
-from workers.sandbox import strict_sandbox
+from workers import replay
+from workers.main import build_worker
 from workflows import search_attributes
 
 VENV_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
@@ -57,13 +58,10 @@ STORE_BACKENDS_RUN: set[str] = set()
 
 
 def strict_replayer() -> Replayer:
-    """The replayer of the replay suite: stricter than the worker, so a recorded path that
-    reads the clock, draws a random number or does I/O fails (workers.sandbox)."""
-    return Replayer(
-        workflows=WORKFLOWS,
-        workflow_runner=strict_sandbox(),
-        data_converter=pydantic_data_converter,
-    )
+    """The replayer of the replay suite and of `oms history replay`: stricter than the
+    worker, so a recorded path that reads the clock, draws a random number or does I/O fails
+    (workers.replay)."""
+    return replay.strict_replayer()
 
 
 def free_port() -> int:

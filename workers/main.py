@@ -1,17 +1,16 @@
-"""The worker process: one Temporal client, one store, the workflows and their activities."""
+"""The worker process: one Temporal client (`oms.config.temporal.connect`), one store, the
+workflows and their activities."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import signal
 from collections.abc import Sequence
 from typing import Any
 
-from temporalio.client import Client, Interceptor
+from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker, WorkerDeploymentConfig
 
 from activities.catalog import CatalogActivities
@@ -26,16 +25,16 @@ from adapters.carrier import Carrier, SimulatedCarrier
 from adapters.faulty_gateway import FaultyGateway
 from adapters.payments import PaymentGateway
 from adapters.sandbox_gateway import SandboxGateway
-from oms.codec import data_converter
-from oms.logs import configure_logging
-from oms.settings import Settings, get_settings
+from oms.config.logs import configure_logging
+from oms.config.settings import Settings, get_settings
+from oms.config.temporal import connect
 from store.db import Store
 from workers import payload_passes
 from workers.sandbox import workflow_runner
+from workflows.legacy.rewards import RewardsWorkflow
+from workflows.legacy.shipment import ShipmentWorkflow
 from workflows.order import OrderWorkflow
 from workflows.returns import ReturnWorkflow
-from workflows.rewards import RewardsWorkflow
-from workflows.shipment import ShipmentWorkflow
 
 log = logging.getLogger("oms.worker")
 
@@ -128,41 +127,6 @@ def build_worker(
             catalog.price_items,
         ],
         **worker_tuning(settings),
-    )
-
-
-@functools.cache
-def metrics_runtime(bind_address: str) -> Runtime:
-    """A runtime whose Prometheus exporter serves the SDK's metrics (`temporal_*`) on
-    `bind_address`. One per address per process: the exporter binds the port once."""
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
-
-
-def tracing_interceptors() -> list[Interceptor]:
-    try:
-        import opentelemetry.sdk.trace  # noqa: F401
-        from temporalio.contrib.opentelemetry import TracingInterceptor
-    except ImportError:
-        log.warning("OMS_OTEL_TRACING is set but opentelemetry-sdk is not installed; no tracing")
-        return []
-    return [TracingInterceptor()]
-
-
-async def connect(settings: Settings, *, worker: bool = False) -> Client:
-    """The Temporal client. The worker's (`worker=True`) also exports the SDK's metrics when
-    `OMS_WORKER_METRICS_PORT` is set and traces with OpenTelemetry when `OMS_OTEL_TRACING`."""
-    runtime = None
-    interceptors: list[Interceptor] = []
-    if worker and settings.worker_metrics_port is not None:
-        runtime = metrics_runtime(f"{settings.worker_metrics_host}:{settings.worker_metrics_port}")
-    if worker and settings.otel_tracing:
-        interceptors = tracing_interceptors()
-    return await Client.connect(
-        settings.resolved_temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=data_converter(settings),  # pydantic, plus encryption with a key
-        interceptors=interceptors,
-        runtime=runtime,
     )
 
 

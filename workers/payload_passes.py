@@ -1,26 +1,8 @@
-"""Skip the SDK's payload passes over a workflow activation when they cannot change anything.
-
-For every activation a worker receives and every completion it sends, temporalio 1.35 first
-builds a data converter for it (and with it a new pydantic payload converter, type-adapter
-cache and all), then walks the whole protobuf three times, asynchronously, payload by
-payload: for the payload codec, for external storage, and for external-storage references.
-With no codec and no external storage configured, the default here (`OMS_PAYLOAD_KEY`
-unset), every pass returns each payload as it was. The SDK knows as much
-(`DataConverter._decode_payload_has_effect`, marked there as a short-circuit to come) but
-does not use it yet.
-
-`install()` puts that short-circuit in: when the converter has neither a codec nor external
-storage, no converter is built and no pass runs. With a codec (`OMS_PAYLOAD_KEY` set) every
-pass runs as before. Measured with `make bench` and a py-spy profile (`--profile-mode
-gil`): the passes and the converters were about an eighth of the order worker's Python
-time and a third of replay's.
-
-What is given up: without external storage, a payload another client stored externally
-fails in the payload converter instead of with the SDK's TMPRL1105 message; this shop
-configures no external storage anywhere. The short-circuit replaces the SDK's private
-`decode_activation`, `encode_completion` and `_CommandAwareDataConverter.create`; an
-upgrade that renames or reshapes them fails `install()` at once (every worker and every
-test's worker calls it), so it is noticed, not silently undone.
+"""Skip the SDK's payload passes over a workflow activation when they cannot change anything:
+with no payload codec and no external storage (`OMS_PAYLOAD_KEY` unset), no converter is
+built and no pass runs; with a codec every pass runs as before. It replaces private SDK
+functions, so an upgrade that reshapes them fails `install()` at once.
+See docs/decisions/0003-skip-idle-payload-passes.md.
 """
 
 from __future__ import annotations

@@ -1,36 +1,9 @@
-"""The workflow sandbox the worker and the benchmark run in, and the strict one the replay
-suite runs in.
-
-Every module is passed through rather than imported again for each run: re-importing the
-workflow modules for each new order was half of the worker's CPU and most of its memory per
-open order (`make bench`). What is given up:
-
-- Isolation of module state between runs, so modules under `workflows/` and `domain/` keep
-  none (constants and registries only).
-- Most of the runtime determinism checks. A passed-through module is the real one, so
-  `random.random()`, `datetime.now()`, `time.time()`, `uuid.uuid4()` or `os.environ` in a
-  workflow module would run and not fail the task. The sandbox still refuses builtins such
-  as `open()` and imports made while a workflow runs (`tests/workflows/test_sandbox.py`);
-  the rest is checked where it can be: `tests/replay` replays every recorded history in
-  `strict_sandbox()`, the SDK's default sandbox, which imports the workflow modules afresh
-  and refuses those calls on every path a recording takes, and
-  `tests/workflows/test_determinism.py` reads the source of `workflows/` and `domain/`
-  for them on the paths no recording takes.
-
-Two costs of entering the sandbox are cut, both measured under `make bench`
-(`oms bench --profile-worker ... --profile-mode gil`) and in replay:
-
-- The SDK enters the sandbox by `exec` of a short source string, and compiled that string
-  anew each time: about a seventh of the order worker's Python time. `LeanSandbox` hands it
-  the string compiled once.
-- For every payload of every activation and completion, the SDK asks the workflow for the
-  payload's serialization context, and did so inside the sandbox: with its import hooks and
-  restricted builtins put in place and taken away again, each time. The answer is a lookup
-  in the SDK's own bookkeeping (which activity or child a command is for); no workflow code
-  runs. `LeanSandbox` asks it directly, so only activations run inside the sandbox.
-
-Both extend the SDK's private `_Instance`, so a temporalio upgrade that changes it shows up
-at once: every workflow test runs in this sandbox.
+"""The workflow sandbox the worker and the benchmark run in (`LeanSandbox`: every module
+passed through, the sandbox entered without recompiling or asking for payload contexts
+inside it), and the strict one the replay suite runs in (`strict_sandbox`), which imports
+the workflow modules afresh and refuses the clock, randomness and I/O on every recorded
+path. Both extend the SDK's private `_Instance`, so an upgrade that changes it fails every
+workflow test at once. See docs/decisions/0002-lean-worker-sandbox-strict-replay.md.
 """
 
 from __future__ import annotations

@@ -16,10 +16,8 @@ from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.catalog import CatalogActivities, CatalogPrice
-    from activities.payments import CaptureRequest, PaymentActivities
-    from domain.events import SYSTEM
+    from domain.events import SYSTEM, EventType
     from domain.interventions import AppeasementRequest, ReturnRequest
-    from domain.orders import ShipmentStatus
     from domain.returns import (
         RETURN_ENDS,
         RETURN_PROGRESS,
@@ -28,64 +26,22 @@ with workflow.unsafe.imports_passed_through():
         ReturnLine,
         ReturnStatus,
     )
-    from workflows import activity_options
-    from workflows.interventions import InterventionRefused
+    from domain.shipments import ShipmentStatus
+    from workflows import activity_options, effects
+    from workflows.outcomes import InterventionRefused
     from workflows.returns import ReturnInput, ReturnProgress, ReturnWorkflow, return_workflow_id
     from workflows.rewards import reward_line
-    from workflows.steps import error_message
+    from workflows.steps.failures import error_message
 
 if TYPE_CHECKING:
-    from workflows.order import OrderWorkflow as OrderRun
-
-
-def check_return(run: OrderRun, request: ReturnRequest) -> str | None:
-    order = run.order
-    if error := _window_error(run, "returns"):
-        return error
-    seen: set[str] = set()
-    known = [line.line_id for line in order.lines]
-    for index, item in enumerate(request.lines):
-        where = f"lines.{index}"
-        if item.line_id not in known:
-            has = ", ".join(known)
-            return f"{where}.line_id: unknown line {item.line_id}; the order has {has}"
-        if item.line_id in seen:
-            return f"{where}.line_id: line {item.line_id} is named twice"
-        seen.add(item.line_id)
-        line = order.line(item.line_id)
-        if line.kind != "physical":
-            return f"{where}.line_id: {item.line_id} is digital and cannot be returned"
-        returnable = order.returnable(item.line_id)
-        if item.quantity > returnable:
-            held = line.buckets.delivered - returnable
-            return (
-                f"{where}.quantity: only {returnable} units of {item.line_id} can be returned "
-                f"({line.buckets.delivered} delivered, {held} already in open returns, "
-                f"{line.buckets.returned} returned)"
-            )
-    return None
-
-
-def _window_error(run: OrderRun, what: str) -> str | None:
-    closes = run.order.return_window_closes_at
-    if closes is None:
-        status = run.order.view().status.value
-        if status == "DELIVERED":
-            # Delivered, and the flow is finishing its last steps: the window opens after them.
-            return (
-                f"{what} open once the order is delivered; it is, and the window opens in a moment"
-            )
-        return f"{what} open once the order is delivered; it is {status}"
-    if not run.window_open():  # its timer has fired (or, for older orders, the clock passed)
-        return f"the return window closed at {closes.isoformat()}; no more {what}"
-    return None
+    from workflows.run import OrderRun
 
 
 async def request_return(run: OrderRun, request: ReturnRequest, actor: str) -> dict[str, Any]:
     order = run.order
     prices = await _price_replacements(run, request)
-    number = run._counters.get("return", 0) + 1
-    run._counters["return"] = number
+    number = run.counters.get("return", 0) + 1
+    run.counters["return"] = number
     lines = []
     for item in request.lines:
         line = order.line(item.line_id)
@@ -123,7 +79,7 @@ async def request_return(run: OrderRun, request: ReturnRequest, actor: str) -> d
     )
     order.returns.append(ret)
     run.record(
-        "ReturnRequested",
+        EventType.RETURN_REQUESTED,
         actor=actor,
         reason=request.reason,
         return_id=ret.return_id,
@@ -146,7 +102,7 @@ async def request_return(run: OrderRun, request: ReturnRequest, actor: str) -> d
         static_summary=f"{ret.return_id} · {sum(line.quantity for line in lines)} units · "
         f"{request.reason[:60]}",
     )
-    run._return_tasks[ret.return_id] = asyncio.create_task(_follow(run, ret, handle))
+    run.return_tasks[ret.return_id] = asyncio.create_task(_follow(run, ret, handle))
     return ret.model_dump(mode="json")
 
 
@@ -157,9 +113,9 @@ async def _follow(run: OrderRun, ret: Return, handle: Any) -> None:
         final = await handle
     except ChildWorkflowError as error:
         failed = ret.model_copy(update={"status": ReturnStatus.FAILED})
-        run._return_inbox.append(ReturnProgress(ret=failed, note=error_message(error)))
+        run.return_inbox.append(ReturnProgress(ret=failed, note=error_message(error)))
         return
-    run._return_inbox.append(ReturnProgress(ret=final))
+    run.return_inbox.append(ReturnProgress(ret=final))
 
 
 async def _price_replacements(run: OrderRun, request: ReturnRequest) -> dict[str, CatalogPrice]:
@@ -207,7 +163,7 @@ async def apply_return_progress(run: OrderRun, progress: ReturnProgress) -> None
     try:
         ret = order.return_(reported.return_id)
     except KeyError:
-        run.record("SignalRejected", signal="return_progressed", reason="unknown return")
+        run.record(EventType.SIGNAL_REJECTED, signal="return_progressed", reason="unknown return")
         return
     if not _moves_forward(ret.status, reported.status):
         return
@@ -228,7 +184,7 @@ async def apply_return_progress(run: OrderRun, progress: ReturnProgress) -> None
     status = reported.status
     if status == ReturnStatus.NEEDS_REVIEW:
         run.record(
-            "ReturnReviewRequested",
+            EventType.RETURN_REVIEW_REQUESTED,
             return_id=return_id,
             value_minor=ret.value_minor,
             reason=f"worth {ret.value_minor}, above the automatic approval limit",
@@ -236,27 +192,27 @@ async def apply_return_progress(run: OrderRun, progress: ReturnProgress) -> None
         return
     if status == ReturnStatus.REJECTED:
         run.record(
-            "ReturnRejected",
+            EventType.RETURN_REJECTED,
             actor=ret.decided_by or SYSTEM,
             reason=ret.decision_note,
             return_id=return_id,
         )
         return
     if status == ReturnStatus.EXPIRED:
-        run.record("ReturnExpired", reason=progress.note, return_id=return_id)
+        run.record(EventType.RETURN_EXPIRED, reason=progress.note, return_id=return_id)
         return
     if status == ReturnStatus.FAILED:
-        run.record("ReturnFailed", reason=progress.note, return_id=return_id)
+        run.record(EventType.RETURN_FAILED, reason=progress.note, return_id=return_id)
         return
     if _passed(before, status, ReturnStatus.AWAITING_RECEIPT):
         run.record(
-            "ReturnApproved",
+            EventType.RETURN_APPROVED,
             actor=ret.decided_by or SYSTEM,
             reason=ret.decision_note,
             return_id=return_id,
         )
         run.record(
-            "ReturnLabelIssued",
+            EventType.RETURN_LABEL_ISSUED,
             return_id=return_id,
             tracking_number=ret.tracking_number,
             label_url=ret.label_url,
@@ -265,7 +221,7 @@ async def apply_return_progress(run: OrderRun, progress: ReturnProgress) -> None
         for line_id, quantity in ret.received_units().items():
             order.line(line_id).move("delivered", "returned", quantity)
         run.record(
-            "ReturnReceived",
+            EventType.RETURN_RECEIVED,
             reason=progress.note,
             return_id=return_id,
             lines=[item.model_dump(mode="json") for item in ret.received],
@@ -277,11 +233,11 @@ async def apply_return_progress(run: OrderRun, progress: ReturnProgress) -> None
 async def _complete_return(run: OrderRun, ret: Return) -> None:
     order = run.order
     if ret.restocked:
-        run.record("ReturnRestocked", return_id=ret.return_id, lines=ret.restocked)
+        run.record(EventType.RETURN_RESTOCKED, return_id=ret.return_id, lines=ret.restocked)
     if ret.refunded_minor:
         order.payment.refunded_minor += ret.refunded_minor
         run.record(
-            "RefundIssued",
+            EventType.REFUND_ISSUED,
             return_id=ret.return_id,
             amount_minor=ret.refunded_minor,
             refund_id=ret.refund_id,
@@ -296,13 +252,13 @@ async def _complete_return(run: OrderRun, ret: Return) -> None:
                     line.buckets.cancelled + line.buckets.returned,
                 )
         else:
-            run._exchanges_due.append((ret.return_id, line_id, quantity))
+            run.exchanges_due.append((ret.return_id, line_id, quantity))
         await run.tell_rewards(
             "claw_back",
             reward_line(line, quantity, f"{ret.return_id}:{line_id}:claw_back"),
         )
     run.record(
-        "ReturnCompleted",
+        EventType.RETURN_COMPLETED,
         return_id=ret.return_id,
         refunded_minor=ret.refunded_minor,
         restocked=sum(ret.restocked.values()),
@@ -315,20 +271,17 @@ async def refund(run: OrderRun, key: str, amount: int, reason: str) -> int:
     amount = min(amount, order.refundable_minor)
     if amount <= 0 or order.payment.authorization_id is None:
         return 0
-    refunded = await run.call(
-        PaymentActivities.refund_payment,
-        CaptureRequest(
-            order_id=order.order_id,
-            key=key,
-            authorization_id=order.payment.authorization_id,
-            amount_minor=amount,
-        ),
+    refunded = await effects.refund(
+        run.call,
+        order_id=order.order_id,
+        key=key,
+        authorization_id=order.payment.authorization_id,
+        amount_minor=amount,
         summary=f"refund {amount}: {reason}",
-        **activity_options.PAYMENT,
     )
     order.payment.refunded_minor += refunded.amount_minor
     run.record(
-        "RefundIssued",
+        EventType.REFUND_ISSUED,
         amount_minor=refunded.amount_minor,
         refund_id=refunded.operation_id,
         reason=reason,
@@ -336,28 +289,12 @@ async def refund(run: OrderRun, key: str, amount: int, reason: str) -> int:
     return refunded.amount_minor
 
 
-def check_appeasement(run: OrderRun, request: AppeasementRequest) -> str | None:
-    if error := _window_error(run, "appeasements"):
-        return error
-    order = run.order
-    limit = order.refundable_minor
-    if request.amount_minor > limit:
-        held = order.payment.captured_minor - order.payment.refunded_minor - limit
-        detail = f"; {held} is set aside for open returns" if held else ""
-        return (
-            f"amount_minor: {request.amount_minor} is above this order's limit of {limit} "
-            f"(captured {order.payment.captured_minor} − refunded "
-            f"{order.payment.refunded_minor}{detail})"
-        )
-    return None
-
-
 async def appease(run: OrderRun, request: AppeasementRequest, actor: str) -> dict[str, Any]:
-    number = run._counters.get("appeasement", 0) + 1
-    run._counters["appeasement"] = number
+    number = run.counters.get("appeasement", 0) + 1
+    run.counters["appeasement"] = number
     appeasement_id = f"{run.order.order_id}-A{number}"
     run.record(
-        "AppeasementRequested",
+        EventType.APPEASEMENT_REQUESTED,
         actor=actor,
         reason=request.reason,
         appeasement_id=appeasement_id,
@@ -374,7 +311,7 @@ async def appease(run: OrderRun, request: AppeasementRequest, actor: str) -> dic
     )
     run.order.appeasements.append(appeasement)
     run.record(
-        "AppeasementIssued",
+        EventType.APPEASEMENT_ISSUED,
         actor=actor,
         reason=request.reason,
         appeasement_id=appeasement_id,

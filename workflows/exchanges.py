@@ -14,16 +14,17 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities, ReleaseRequest, ReserveRequest
-    from activities.payments import AuthorizeRequest, CaptureRequest, PaymentActivities
-    from domain.orders import AllocatedLine, LineBuckets, OrderLine
+    from domain.events import EventType
+    from domain.lines import LineBuckets, OrderLine
     from domain.returns import Return, ReturnLine
-    from workflows import activity_options
+    from domain.shipments import AllocatedLine
+    from workflows import activity_options, effects
     from workflows.concessions import refund
     from workflows.rewards import reward_line
-    from workflows.steps import error_message
+    from workflows.steps.failures import error_message
 
 if TYPE_CHECKING:
-    from workflows.order import OrderWorkflow as OrderRun
+    from workflows.run import OrderRun
 
 
 async def ship_exchange(run: OrderRun, return_id: str, line_id: str, quantity: int) -> None:
@@ -47,7 +48,7 @@ async def ship_exchange(run: OrderRun, return_id: str, line_id: str, quantity: i
     )
     order.lines.append(replacement)
     run.record(
-        "ExchangeLineAdded",
+        EventType.EXCHANGE_LINE_ADDED,
         return_id=return_id,
         line_id=replacement.line_id,
         replaces=line_id,
@@ -96,14 +97,14 @@ async def ship_exchange(run: OrderRun, return_id: str, line_id: str, quantity: i
         order.allocations.append(allocation)
         replacement.move("pending", "reserved", sum(i.quantity for i in allocation.lines))
         assert authorization_id is not None
-        await run.start_shipment(
+        await run.shipments.start_shipment(
             allocation,
             authorization_id=authorization_id,
             capture_key_prefix=f"{return_id}:exchange:capture",
             capture_on_dispatch=False,  # settled above: nothing more to charge
         )
     run.set_details(f"shipping the replacement for {return_id}")
-    await run.wait(run.shipments_settled)
+    await run.wait(run.shipments.shipments_settled)
     if replacement.buckets.delivered:
         await run.tell_rewards(
             "award",
@@ -119,7 +120,9 @@ async def _exchange_failed(
     run: OrderRun, ret: Return, replacement: OrderLine, returned: ReturnLine, why: str
 ) -> None:
     replacement.move("pending", "cancelled", replacement.buckets.pending)
-    run.record("ExchangeFailed", reason=why, return_id=ret.return_id, line_id=replacement.line_id)
+    run.record(
+        EventType.EXCHANGE_FAILED, reason=why, return_id=ret.return_id, line_id=replacement.line_id
+    )
     amount = returned.unit_price_minor * replacement.quantity
     refunded = await refund(
         run, f"{ret.return_id}:exchange:{returned.line_id}:refund", amount, "exchange failed"
@@ -135,33 +138,27 @@ async def _charge(run: OrderRun, key: str, amount: int) -> str:
     """Charge an exchange's price difference on the original card: its own authorization,
     captured at once."""
     order = run.order
-    authorization = await run.call(
-        PaymentActivities.authorize_payment,
-        AuthorizeRequest(
-            order_id=order.order_id,
-            key=f"{key}:authorize",
-            token=run.payment_token,
-            amount_minor=amount,
-            currency=order.currency,
-        ),
+    authorization = await effects.authorize(
+        run.call,
+        order_id=order.order_id,
+        key=f"{key}:authorize",
+        token=run.payment_token,
+        amount_minor=amount,
+        currency=order.currency,
         summary=f"authorize {amount} for an exchange",
-        **activity_options.PAYMENT,
     )
-    captured = await run.call(
-        PaymentActivities.capture_payment,
-        CaptureRequest(
-            order_id=order.order_id,
-            key=f"{key}:capture",
-            authorization_id=authorization.authorization_id,
-            amount_minor=amount,
-        ),
+    captured = await effects.capture(
+        run.call,
+        order_id=order.order_id,
+        key=f"{key}:capture",
+        authorization_id=authorization.authorization_id,
+        amount_minor=amount,
         summary=f"capture {amount} for an exchange",
-        **activity_options.PAYMENT,
     )
     order.payment.extra_authorizations.append(authorization.authorization_id)
     order.payment.captured_minor += captured.amount_minor
     run.record(
-        "PaymentCaptured",
+        EventType.PAYMENT_CAPTURED,
         amount_minor=captured.amount_minor,
         capture_id=captured.operation_id,
         authorization_id=authorization.authorization_id,

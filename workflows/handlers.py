@@ -1,6 +1,7 @@
-"""The order workflow's interventions: an update (validated before anything is written)
-and a signal (journaled when refused) for each, turned into commands that the interpreter
-applies at its safe points."""
+"""Every message the order workflow takes, declared here: its query, an update per
+intervention (validated before anything is written), and one signal handler for every name
+(interventions, carrier events, the children's reports), read raw so that no input can fail
+a workflow task. Interventions become commands the interpreter applies at its safe points."""
 
 from __future__ import annotations
 
@@ -14,17 +15,21 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.events import EventType
     from domain.interventions import INTERVENTIONS, BacktrackRequest, InterventionRequest
-    from workflows import compensation, interventions
-    from workflows.interventions import FlowRedirect, InterventionRefused
+    from domain.view import OrderView
+    from workflows import interventions, patches
+    from workflows.legacy.rewards import RewardsProgress
     from workflows.messages import Unreadable, excerpt, one_input, one_model
+    from workflows.outcomes import FlowRedirect, InterventionRefused
     from workflows.returns import ReturnProgress
-    from workflows.rewards import RewardsProgress
+    from workflows.rules import interventions as rules
+    from workflows.rules.compensation import CannotUndo
     from workflows.shipment import ShipmentChangeResult, ShipmentProgress
 
 if TYPE_CHECKING:
     from domain.orders import Order
-    from workflows.order import OrderWorkflow
+    from workflows.run import OrderRun
 
 SIGNAL_ACTOR = "operator (signal)"
 # What the order's children report, by signal name; each is handled by the method of that name.
@@ -34,9 +39,6 @@ REPORTS: dict[str, type[BaseModel]] = {
     "return_progressed": ReturnProgress,
     "rewards_progressed": RewardsProgress,
 }
-# Orders that started before this dropped a report they could not read, unrecorded (the SDK
-# did, before any handler ran); newer ones journal it as rejected.
-UNREADABLE_REPORTS_JOURNALED = "unreadable-reports-journaled"
 
 
 @dataclass
@@ -66,8 +68,13 @@ class InterventionHandlers:
         ) -> None: ...
 
     @property
-    def _run(self) -> OrderWorkflow:
-        return cast("OrderWorkflow", self)
+    def _run(self) -> OrderRun:
+        return cast("OrderRun", self)
+
+    @workflow.query
+    def view(self, *_: Any) -> OrderView:
+        """The order as it stands (its arguments, if any are sent, are ignored)."""
+        return self.order.view()
 
     @workflow.update(name="cancel")
     async def cancel(self, *args: Any) -> dict[str, Any]:
@@ -159,24 +166,37 @@ class InterventionHandlers:
         if name in INTERVENTIONS:
             self._signal(name, args)
         elif name == "carrier_event":
-            await self._run.carrier_event(args)
+            await self._run.shipments.carrier_event(args)
         elif name in REPORTS:
             try:
                 report = one_model(args, REPORTS[name])
             except Unreadable as why:
-                if workflow.patched(UNREADABLE_REPORTS_JOURNALED):
-                    self.record("SignalRejected", signal=name, reason=f"could not be read: {why}")
+                if workflow.patched(patches.UNREADABLE_REPORTS_JOURNALED.id):
+                    self.record(
+                        EventType.SIGNAL_REJECTED, signal=name, reason=f"could not be read: {why}"
+                    )
                 return
-            getattr(self, name)(report)
+            self._take_report(name, report)
         else:
             # A mistyped name from the Web UI or the CLI is journaled, never buffered forever.
             known = ", ".join(sorted([*INTERVENTIONS, "carrier_event"]))
             self.record(
-                "InterventionRejected",
+                EventType.INTERVENTION_REJECTED,
                 reason=f"unknown signal {name!r}; known: {known}",
                 intervention=name,
                 via="signal",
             )
+
+    def _take_report(self, name: str, report: Any) -> None:
+        run = self._run
+        if name == "shipment_progressed":
+            run.shipments.shipment_progressed(report)
+        elif name == "shipment_changed":
+            run.shipments.shipment_changed(report)
+        elif name == "return_progressed":
+            run.return_inbox.append(report)
+        else:
+            run.rewards_progressed(report)
 
     def _parse(self, kind: str, args: Sequence[Any]) -> InterventionRequest:
         try:
@@ -186,13 +206,13 @@ class InterventionHandlers:
 
     def _validate(self, kind: str, args: Sequence[Any]) -> None:
         request = self._parse(kind, args)
-        if error := interventions.check(self._run, kind, request):
+        if error := rules.check(self._run, kind, request):
             raise _refused(error)
 
     async def _submit(self, kind: str, args: Sequence[Any]) -> dict[str, Any]:
         request = self._parse(kind, args)
         if isinstance(request, BacktrackRequest) and request.dry_run:
-            return interventions.backtrack_plan(self._run, request.to_step).model_dump(mode="json")
+            return rules.backtrack_plan(self._run, request.to_step).model_dump(mode="json")
         command = Command(kind, request, request.actor or "operator", from_signal=False)
         self._commands.append(command)
         await workflow.wait_condition(lambda: command.done)
@@ -205,7 +225,7 @@ class InterventionHandlers:
             body = one_input(args)
         except Unreadable as why:
             self.record(
-                "InterventionRejected",
+                EventType.INTERVENTION_REJECTED,
                 reason=f"the signal's body could not be read: {why}",
                 intervention=kind,
                 via="signal",
@@ -216,14 +236,14 @@ class InterventionHandlers:
         refused: str | None
         try:
             request = self._parse(kind, [body])
-            refused = interventions.check(self._run, kind, request)
+            refused = rules.check(self._run, kind, request)
         except ApplicationError as refusal:
             refused = refusal.message
         if refused is None and isinstance(request, BacktrackRequest) and request.dry_run:
             refused = "a dry run answers only as an update"
         if refused is not None or request is None:
             self.record(
-                "InterventionRejected",
+                EventType.INTERVENTION_REJECTED,
                 reason=refused,
                 intervention=kind,
                 via="signal",
@@ -236,13 +256,13 @@ class InterventionHandlers:
         """Apply queued interventions, oldest first. Only called at safe points."""
         while self._commands:
             command = self._commands.pop(0)
-            error = interventions.check(self._run, command.kind, command.request)
+            error = rules.check(self._run, command.kind, command.request)
             if error is None:
                 try:
                     command.result = await interventions.apply(
                         self._run, command.kind, command.request, command.actor
                     )
-                except (InterventionRefused, compensation.CannotUndo) as refused:
+                except (InterventionRefused, CannotUndo) as refused:
                     error = str(refused)
                 except FlowRedirect:
                     command.result = self.order.view().model_dump(mode="json")
@@ -251,7 +271,7 @@ class InterventionHandlers:
             if error is not None:
                 command.error = error
                 self.record(
-                    "InterventionRejected",
+                    EventType.INTERVENTION_REJECTED,
                     actor=command.actor,
                     reason=error,
                     intervention=command.kind,

@@ -1,11 +1,8 @@
 """The order workflow: an interpreter with a cursor over the order's flow definition.
 
-One workflow per order (`order-{order_id}`) for its whole life. The flow snapshot travels in
-the input, so a running order never changes when its type's definition does. Interventions
-arrive as updates (validated before they touch history) or as signals with the same JSON
-body; both become commands that the interpreter applies one at a time at its safe points:
-between steps, while held, while in review, and while shipments are with the carrier.
-Every state change is a journal event, written in batches by one background writer.
+One workflow per order (`order-{order_id}`) for its whole life; the flow snapshot travels in
+the input, so a running order never changes when its type's definition does. Every message
+it takes is declared in `workflows.handlers`; interventions apply at the flow's waits.
 """
 
 from __future__ import annotations
@@ -13,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -25,52 +22,31 @@ from temporalio.exceptions import (
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
-    from activities.journal import JournalActivities
     from activities.notifications import Notification, NotificationActivities
-    from activities.payments import PaymentActivities, VoidRequest
-    from domain.events import SYSTEM, JournalBatch, JournalEvent
+    from domain.events import SYSTEM, EventType
     from domain.flows import FlowStep
+    from domain.holds import Review
     from domain.interventions import ReviewDecision
-    from domain.money import Money
-    from domain.orders import CancelReason, Order, OrderInput, OrderStatus, OrderView, Review
-    from domain.status import order_status
-    from workflows import activity_options, compensation, interventions
-    from workflows import search_attributes as sa
-    from workflows.interventions import FlowRedirect
-    from workflows.shipment import CarrierEvent, ShipmentChangeResult
+    from domain.orders import CarriedOrder, Order, OrderInput
+    from domain.statuses import CancelReason, OrderStatus
+    from domain.view import OrderView
+    from workflows import activity_options, compensation, effects, patches
+    from workflows.after_delivery import OrderAfterDelivery
+    from workflows.journal import OrderJournal, order_summary, order_workflow_id  # noqa: F401
+    from workflows.legacy.rewards import RewardsProgress
+    from workflows.outcomes import FlowRedirect
+    from workflows.rewards import RewardLine
+    from workflows.rules import interventions as rules
     from workflows.steps import STEPS, ApprovalRequired, StepFailed, error_message
+    from workflows.tracking import OrderShipments
 
 # Sandboxed with this module (not passed through): they are parts of the workflow class.
-from workflows.after_delivery import AfterDelivery  # noqa: E402
 from workflows.handlers import Command, InterventionHandlers  # noqa: E402
 from workflows.returns import ReturnProgress  # noqa: E402
-from workflows.tracking import ShipmentTracking, ShipmentWatch  # noqa: E402
-
-NOTIFY_ON_COMPLETION = "notify-customer-on-completion"
-# Orders stay open through a return window after delivery; orders that started before
-# this code complete at delivery, as they always did.
-RETURN_WINDOW = "return-window-after-delivery"
-# Orders that started before this called every activity as a task on the task queue, ran
-# each shipment and their loyalty points as child workflows, and upserted their search
-# attributes at every change. Newer orders do it all in their own workflow: the flow's steps
-# as local activities (see `call`), shipments and points kept in place, and the search
-# attributes upserted by the journal writer with each batch (see `_journal_due`).
-IN_PROCESS = "order-runs-in-process"
-
-
-def order_workflow_id(order_id: str) -> str:
-    return f"order-{order_id}"
-
-
-def order_summary(order: Order) -> str:
-    """The one line the Web UI shows: `ord_7Q · standard v1 · 3 lines · $59.00`."""
-    total = Money(amount_minor=order.total_minor, currency=order.currency)
-    lines = f"{len(order.lines)} line{'s' if len(order.lines) != 1 else ''}"
-    return f"{order.order_id} · {order.flow.type} v{order.flow.version} · {lines} · {total}"
 
 
 @workflow.defn
-class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
+class OrderWorkflow(InterventionHandlers):
     @workflow.init
     def __init__(self, order: OrderInput) -> None:
         self.order_input = order.model_copy(update={"carried": None})
@@ -85,59 +61,43 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
         self._review_sla = timedelta(seconds=order.review_sla_s)
         self.pickup_window = timedelta(seconds=order.pickup_window_s)
         self._epochs: dict[str, int] = {}
-        self._counters: dict[str, int] = {}
+        self.counters: dict[str, int] = {}
         self._commands: list[Command] = []
-        self._change_results: dict[str, ShipmentChangeResult] = {}
-        self._watches: dict[str, ShipmentWatch] = {}
-        self._early_carrier_events: dict[str, list[CarrierEvent]] = {}
-        self._seq = 0
-        self._unwritten: list[JournalEvent] = []
-        self._closing = False
-        self._details = ""
-        self._published: tuple[OrderStatus, bool, bool] | None = None  # in the attributes
-        self._shown: tuple[OrderStatus, bool, bool] | None = None  # as the order stands
-        self._writer: asyncio.Task[None] | None = None
+        self.shipments = OrderShipments(self)
         # One local activity at a time per order; see `_in_local_lane`.
         self._local_lane = asyncio.Lock()
-        self._return_inbox: list[ReturnProgress] = []
-        self._exchanges_due: list[tuple[str, str, int]] = []
-        self._return_tasks: dict[str, asyncio.Task[None]] = {}
-        self._rewards_started = False
-        self._rewards_granted = False
-        self._rewards_in_order = False
-        self._window_timer: asyncio.Task[None] | None = None
+        self.return_inbox: list[ReturnProgress] = []
+        self.exchanges_due: list[tuple[str, str, int]] = []
+        self.return_tasks: dict[str, asyncio.Task[None]] = {}
         self._local_activities = False
         if order.carried is not None:
             # A new run of a long-lived order: pick up where the last one stopped.
             carried = order.carried
             self.order = carried.order
-            self._seq = carried.seq
-            self._counters = dict(carried.counters)
+            self.counters = dict(carried.counters)
             self._epochs = dict(carried.epochs)
             self.completed = list(carried.completed)
             self.cursor = len(self.flow.steps)
-            self._rewards_started = carried.rewards_started
-
-    # -- queries and messages from children ---------------------------------------------------
-
-    @workflow.query
-    def view(self, *_: Any) -> OrderView:
-        return self.order.view()
+        seq = order.carried.seq if order.carried is not None else 0
+        self.journal = OrderJournal(self.order, self._local_lane, seq)
+        self.after_delivery = OrderAfterDelivery(self, order.carried)
 
     # -- the interpreter ----------------------------------------------------------------------
 
     @workflow.run
     async def run(self, order: OrderInput) -> OrderView:
-        in_process = workflow.patched(IN_PROCESS)
-        self._local_activities = self._shipments_in_order = self._rewards_in_order = in_process
+        in_process = workflow.patched(patches.IN_PROCESS.id)
+        self._local_activities = self.shipments.in_order = in_process
+        self.after_delivery.rewards_in_order = in_process
+        self.journal.in_process = in_process
         if order.carried is not None and order.carried.rewards_started:
             # Points already kept by an earlier run stay where they are.
-            self._rewards_in_order = order.carried.rewards_in_order
+            self.after_delivery.rewards_in_order = order.carried.rewards_in_order
         self.start_journal()
-        self._publish(force=True)
+        self.journal.publish(force=True)
         if order.carried is None:
             self.record(
-                "OrderPlaced",
+                EventType.ORDER_PLACED,
                 customer_id=self.order.customer_id,
                 order_type=self.order.order_type,
                 flow=self.flow.model_dump(mode="json"),
@@ -149,13 +109,13 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
             )
             await self._interpret()
         else:
-            self.record("OrderContinued", previous_run=workflow.info().continued_run_id)
-            await self.return_window()
+            self.record(EventType.ORDER_CONTINUED, previous_run=workflow.info().continued_run_id)
+            await self.after_delivery.return_window()
             await self._finish_completed()
         self.order.current_step = None
-        self._publish()
+        self.journal.publish()
         # Shipments cancelled on the way out finish first; refused late commands are answered.
-        await workflow.wait_condition(lambda: all(w.task.done() for w in self._watches.values()))
+        await workflow.wait_condition(self.shipments.shipments_settled)
         await self.drain()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self.flush_journal()
@@ -171,10 +131,9 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
                 if not self._local_activities:
                     await self.drain()
                 if self.order.holds:
-                    self._details = "on hold: " + ", ".join(
-                        h.reason.value for h in self.order.holds
+                    self.journal.set_details(
+                        "on hold: " + ", ".join(h.reason.value for h in self.order.holds)
                     )
-                    self._publish(force=True)
                     await self.wait(lambda: not self.order.holds)
                     continue
                 if self.cursor >= len(steps):
@@ -187,7 +146,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
                     why = (
                         "skipped by request" if step.step_id in self.skips else "condition not met"
                     )
-                    self.record("StepSkipped", step=step.step_id, reason=why)
+                    self.record(EventType.STEP_SKIPPED, step=step.step_id, reason=why)
                     self.cursor += 1
                     continue
                 await self._run_step(step)
@@ -198,8 +157,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
         self.running_step = step.step_id
         self.order.current_step = step.step_id
         self.order.current_stage = step.spec.stage
-        self._details = step.spec.description
-        self._publish(force=True)
+        self.journal.set_details(step.spec.description)
         try:
             await STEPS[step.step](self, step)
         except StepFailed as failure:
@@ -218,7 +176,9 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
 
     async def _on_failure(self, step: FlowStep, failure: StepFailed) -> None:
         if not isinstance(failure, ApprovalRequired):
-            self.record("StepFailed", step=step.step_id, reason=str(failure), kind=failure.kind)
+            self.record(
+                EventType.STEP_FAILED, step=step.step_id, reason=str(failure), kind=failure.kind
+            )
         policy = "review" if failure.needs_review else step.on_failure
         if failure.final and policy == "review":
             policy = "compensate"
@@ -233,7 +193,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
             self.completed.clear()
             self.order.failure = str(failure)
             self.order.outcome = OrderStatus.FAILED
-            self.record("OrderFailed", step=step.step_id, reason=str(failure))
+            self.record(EventType.ORDER_FAILED, step=step.step_id, reason=str(failure))
 
     async def _complete(self) -> None:
         payment = self.order.payment
@@ -252,16 +212,16 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
                     description="release the unused authorization",
                 ),
             )
-        if workflow.patched(RETURN_WINDOW):
+        if workflow.patched(patches.RETURN_WINDOW.id):
             self.order.current_step = None
-            await self.return_window()
+            await self.after_delivery.return_window()
         await self._finish_completed()
 
     async def _finish_completed(self) -> None:
         payment = self.order.payment
         # Added after orders were already running: orders that started before this code
-        # replay without the notification (see "Versioning and replay" in the README).
-        if workflow.patched(NOTIFY_ON_COMPLETION):
+        # replay without the notification (docs/versioning.md).
+        if workflow.patched(patches.NOTIFY_ON_COMPLETION.id):
             await self.call(
                 NotificationActivities.notify_customer,
                 Notification(
@@ -278,7 +238,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
         self.order.current_step = None
         self.order.outcome = OrderStatus.COMPLETED
         self.record(
-            "OrderCompleted",
+            EventType.ORDER_COMPLETED,
             captured_minor=payment.captured_minor,
             refunded_minor=payment.refunded_minor,
         )
@@ -298,7 +258,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
         self.order.cancel_note = note  # state only, no command: replays unchanged
         self.order.review = None
         self.order.outcome = OrderStatus.CANCELLED
-        self.record("OrderCancelled", actor=actor, reason=note, cancel_reason=reason.value)
+        self.record(EventType.ORDER_CANCELLED, actor=actor, reason=note, cancel_reason=reason.value)
         raise FlowRedirect()
 
     # -- review -------------------------------------------------------------------------------
@@ -312,8 +272,10 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
             since=workflow.now(),
             cancel_reason=failure.cancel_reason,
         )
-        self.record("ReviewRequested", reason=str(failure), step=step.step_id, kind=failure.kind)
-        self._details = f"needs review: {failure}"
+        self.record(
+            EventType.REVIEW_REQUESTED, reason=str(failure), step=step.step_id, kind=failure.kind
+        )
+        self.journal.details = f"needs review: {failure}"
         while self.order.review is not None:
             review = self.order.review
             deadline = review.since + self._review_sla * (2 if review.escalated else 1)
@@ -323,7 +285,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
             if not review.escalated:
                 review.escalated = True
                 self.record(
-                    "ReviewEscalated",
+                    EventType.REVIEW_ESCALATED,
                     reason=f"no decision within {self._review_sla}",
                     step=review.step,
                 )
@@ -338,7 +300,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
         assert review is not None
         self.order.review = None
         self.record(
-            "ReviewDecided",
+            EventType.REVIEW_DECIDED,
             actor=actor,
             reason=request.note,
             decision=request.decision.value,
@@ -352,7 +314,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
             self._epochs[review.step] = self._epochs.get(review.step, 1) + 1
             self.cursor = index
         elif request.decision == ReviewDecision.SKIP:
-            self.record("StepSkipped", actor=actor, step=review.step, reason=request.note)
+            self.record(EventType.STEP_SKIPPED, actor=actor, step=review.step, reason=request.note)
             self.cursor = index + 1
         else:
             await self.finish_cancelled(
@@ -364,7 +326,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
     # -- backtrack ----------------------------------------------------------------------------
 
     async def backtrack(self, to_step: str, *, actor: str, reason: str) -> None:
-        plan = interventions.backtrack_plan(self, to_step)
+        plan = rules.backtrack_plan(self, to_step)
         for action in plan.actions:
             await compensation.execute(self, action)
         for step_id in plan.rerun_steps:
@@ -374,7 +336,7 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
         self.cursor = target
         self.order.review = None
         self.record(
-            "BacktrackedTo",
+            EventType.BACKTRACKED_TO,
             actor=actor,
             reason=reason,
             step=to_step,
@@ -423,18 +385,11 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
 
     async def void(self, authorization_id: str, *, reason: str | None = None) -> None:
         """Void an authorization: the order's own when it is undone, or a renewed one."""
-        voided = await self.call(
-            PaymentActivities.void_payment,
-            VoidRequest(
-                order_id=self.order.order_id,
-                key=f"{authorization_id}:void",
-                authorization_id=authorization_id,
-            ),
-            summary=f"void {authorization_id}",
-            **activity_options.PAYMENT,
+        voided = await effects.void(
+            self.call, order_id=self.order.order_id, authorization_id=authorization_id
         )
         self.record(
-            "PaymentVoided",
+            EventType.PAYMENT_VOIDED,
             reason=reason,
             authorization_id=authorization_id,
             released_minor=voided.amount_minor,
@@ -494,35 +449,52 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
 
     def key(self, step: FlowStep) -> str:
         """The idempotency key of a step's effect: order, step and the step's epoch."""
-        return f"{self.order.order_id}:{step.step_id}:{self._epochs.get(step.step_id, 1)}"
+        return effects.keys.step(
+            self.order.order_id, step.step_id, self._epochs.get(step.step_id, 1)
+        )
 
     def next_key(self, purpose: str) -> str:
         """A fresh key for a one-off effect (a refund, a cancel's releases)."""
-        self._counters[purpose] = self._counters.get(purpose, 0) + 1
-        return f"{self.order.order_id}:{purpose}:{self._counters[purpose]}"
+        self.counters[purpose] = self.counters.get(purpose, 0) + 1
+        return effects.keys.counted(self.order.order_id, purpose, self.counters[purpose])
+
+    def carried(self) -> CarriedOrder:
+        """What a new run of this order picks up (continue-as-new)."""
+        return CarriedOrder(
+            order=self.order,
+            seq=self.journal.seq,
+            counters=self.counters,
+            epochs=self._epochs,
+            completed=self.completed,
+            rewards_started=self.after_delivery.rewards_started,
+            rewards_in_order=self.after_delivery.rewards_in_order,
+        )
+
+    def rewards_progressed(self, progress: RewardsProgress) -> None:
+        self.after_delivery.rewards_progressed(progress)
+
+    def window_open(self) -> bool:
+        return self.after_delivery.window_open()
+
+    async def tell_rewards(self, kind: Literal["award", "claw_back"], line: RewardLine) -> None:
+        await self.after_delivery.tell_rewards(kind, line)
+
+    def commands_pending(self) -> bool:
+        return bool(self._commands)
 
     def set_details(self, details: str) -> None:
-        self._details = details
-        self._publish(force=True)
+        self.journal.set_details(details)
 
     def record(
         self, type: str, *, actor: str = SYSTEM, reason: str | None = None, **data: Any
     ) -> None:
-        self._seq += 1
-        now = workflow.now()
-        self._unwritten.append(
-            JournalEvent(
-                order_id=self.order.order_id,
-                seq=self._seq,
-                type=type,
-                at=now,
-                actor=actor,
-                reason=reason,
-                data=data,
-            )
-        )
-        self.order.updated_at = now
-        self._publish()
+        self.journal.record(type, actor=actor, reason=reason, **data)
+
+    def start_journal(self) -> None:
+        self.journal.start()
+
+    async def flush_journal(self) -> None:
+        await self.journal.flush()
 
     def _facts(self) -> dict[str, Any]:
         order = self.order
@@ -534,87 +506,3 @@ class OrderWorkflow(InterventionHandlers, ShipmentTracking, AfterDelivery):
             "customer_id": order.customer_id,
             "order_type": order.order_type,
         }
-
-    # -- publishing ---------------------------------------------------------------------------
-
-    def _publish(self, force: bool = False) -> None:
-        """Keep the search attributes and the Web UI's current details in step with the order;
-        upserts only when what they show changes, since each one costs history."""
-        status = order_status(self.order)
-        review = self.order.review
-        shown = (status, review is not None, bool(review and review.escalated))
-        if shown == self._shown and not force:
-            return
-        self._shown = shown
-        if not self._local_activities:
-            self._upsert_search_attributes()
-        step = f" · {self.order.current_step}" if self.order.current_step else ""
-        details = f" · {self._details}" if self._details and self.order.outcome is None else ""
-        workflow.set_current_details(
-            f"{order_summary(self.order)}\n\n**{status.value}**{step}{details}"
-        )
-
-    def _upsert_search_attributes(self) -> None:
-        shown = self._shown
-        if shown is None or shown == self._published:
-            return
-        workflow.upsert_search_attributes(
-            [
-                sa.ORDER_STATUS.value_set(shown[0].value),
-                sa.ORDER_TYPE.value_set(self.order.order_type),
-                sa.CUSTOMER_ID.value_set(self.order.customer_id),
-                sa.ORDER_TOTAL.value_set(self.order.total_minor),
-                sa.FLOW_VERSION.value_set(self.flow.version),
-                sa.NEEDS_REVIEW.value_set(shown[1]),
-                sa.REVIEW_ESCALATED.value_set(shown[2]),
-            ]
-        )
-        self._published = shown
-
-    def start_journal(self) -> None:
-        self._closing = False
-        self._writer = asyncio.create_task(self._journal_writer())
-
-    async def flush_journal(self) -> None:
-        """Write what is left and stop the writer: before the run closes or continues as new."""
-        self._closing = True
-        if self._writer is not None:
-            await self._writer
-
-    def _journal_due(self) -> bool:
-        """Whether the writer has something to do: events to write, or (for an in-process
-        order, which upserts from here) search attributes to bring up to date. An in-process
-        order's events wait while its flow runs from one local activity to the next, so a
-        run of steps (fraud score to booking, say) is one batch, written when the flow
-        pauses: at a wait, or on a regular activity or a timer."""
-        if self._closing or self._shown != self._published:
-            return True
-        return bool(self._unwritten) and not self._between_steps()
-
-    def _between_steps(self) -> bool:
-        # Conditions are checked only once every task of the workflow is blocked: the lane
-        # is held then only by a local activity in flight (or one waiting to retry).
-        return self._local_activities and self._local_lane.locked()
-
-    async def _journal_writer(self) -> None:
-        while True:
-            await workflow.wait_condition(self._journal_due)
-            self._upsert_search_attributes()  # in step already unless the order is in-process
-            if not self._unwritten:
-                if self._closing:
-                    return
-                continue
-            if self._between_steps() and not self._closing:
-                continue  # woken for the attributes; the events wait for the flow to pause
-            async with self._local_lane:
-                # The view rides with the batch so the read model can be rebuilt from the
-                # journal; only the local activity's input changes, which replay does not
-                # compare. The batch is taken in the lane: it carries what piled up while
-                # a step's local activity ran.
-                batch = list(self._unwritten)
-                await workflow.execute_local_activity_method(
-                    JournalActivities.append_events,
-                    JournalBatch(events=batch, view=self.order.view()),
-                    **activity_options.JOURNAL,
-                )
-            del self._unwritten[: len(batch)]

@@ -18,10 +18,9 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities, RestockRequest
-    from activities.payments import CaptureRequest, PaymentActivities
     from activities.shipping import ReturnLabelRequest, ShippingActivities
+    from domain.addresses import Address
     from domain.events import SYSTEM
-    from domain.orders import Address, AllocatedLine
     from domain.returns import (
         Return,
         ReturnCondition,
@@ -31,7 +30,8 @@ with workflow.unsafe.imports_passed_through():
         ReturnStatus,
         receipt_error,
     )
-    from workflows import activity_options
+    from domain.shipments import AllocatedLine
+    from workflows import activity_options, effects
     from workflows.messages import Unreadable, one_model
 
 RETURN_PROGRESSED = "return_progressed"  # the parent order's signal
@@ -181,16 +181,13 @@ class ReturnWorkflow:
         amount = min(ret.refund_due_minor(), ret.refund_limit_minor)
         if amount <= 0 or self._input.authorization_id is None:
             return
-        refunded = await workflow.execute_activity_method(
-            PaymentActivities.refund_payment,
-            CaptureRequest(
-                order_id=self._input.order_id,
-                key=f"{ret.return_id}:refund",
-                authorization_id=self._input.authorization_id,
-                amount_minor=amount,
-            ),
+        refunded = await effects.refund(
+            effects.regular_activity,
+            order_id=self._input.order_id,
+            key=effects.keys.return_refund(ret.return_id),
+            authorization_id=self._input.authorization_id,
+            amount_minor=amount,
             summary=f"refund {amount} for {ret.return_id}",
-            **activity_options.PAYMENT,
         )
         ret.refunded_minor = refunded.amount_minor
         ret.refund_id = refunded.operation_id

@@ -1,34 +1,18 @@
 """An order's loyalty points: awarded per delivered line, pending until the return window
-closes, then granted; returned units take theirs back first.
-
-The order keeps its points itself (`workflows.after_delivery`), writing the ledger through
-local activities. Orders that started before that keep them in a child, `RewardsWorkflow`
-(`rewards-{order_id}`), that outlives the order's runs: the order may continue as new during
-a month-long window, so the two talk by workflow id (signals), never through a child handle.
-Every ledger write is keyed, so a retried activity is a no-op.
+closes, then granted; returned units take theirs back first. The order keeps them itself
+(`workflows.after_delivery`); older orders keep them in `workflows.legacy.rewards`. Every
+ledger write is keyed, so a retried activity is a no-op.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal
-
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from activities.rewards import GrantRequest, PointsEntry, RewardsActivities
-    from domain.orders import OrderLine
+    from activities.rewards import PointsEntry
+    from domain.lines import OrderLine
     from domain.rewards import points_for
-    from workflows import activity_options
-    from workflows.messages import Unreadable, one_model
-
-REWARDS_PROGRESSED = "rewards_progressed"  # the parent order's signal
-
-
-def rewards_workflow_id(order_id: str) -> str:
-    return f"rewards-{order_id}"
 
 
 class RewardLine(BaseModel):
@@ -61,98 +45,3 @@ def points_entry(
         line_id=line.line_id,
         points=points,
     )
-
-
-class RewardsInput(BaseModel):
-    order_id: str
-    order_workflow_id: str
-    customer_id: str
-    points_per_unit: int
-    lines: list[RewardLine]
-
-
-class RewardsProgress(BaseModel):
-    kind: Literal["awarded", "clawed_back", "granted"]
-    points: int
-    line_id: str | None = None
-
-
-@workflow.defn
-class RewardsWorkflow:
-    @workflow.init
-    def __init__(self, request: RewardsInput) -> None:
-        self._input = request
-        self._inbox: list[tuple[str, RewardLine | None]] = [
-            ("award", line) for line in request.lines
-        ]
-        self._pending = 0
-        self._granted = 0
-
-    @workflow.signal(dynamic=True)
-    def on_signal(self, name: str, args: Sequence[RawValue]) -> None:
-        """`award` and `claw_back` (a line each) and `grant` from the order; anything else,
-        or anything that cannot be read, is logged and ignored."""
-        try:
-            if name in ("award", "claw_back"):
-                self._inbox.append((name, one_model(args, RewardLine)))
-            elif name == "grant":
-                self._inbox.append(("grant", None))
-            else:
-                raise Unreadable("unknown signal; points take award, claw_back and grant")
-        except Unreadable as why:
-            workflow.logger.warning("rewards ignored signal %r: %s", name, why)
-
-    @workflow.query
-    def points(self, *_: Any) -> dict[str, int]:
-        return {"pending": self._pending, "granted": self._granted}
-
-    @workflow.run
-    async def run(self, request: RewardsInput) -> dict[str, int]:
-        while True:
-            await workflow.wait_condition(lambda: bool(self._inbox))
-            kind, line = self._inbox.pop(0)
-            if line is None:
-                break
-            await self._apply(kind, line)
-        granted = await workflow.execute_activity_method(
-            RewardsActivities.grant_points,
-            GrantRequest(order_id=request.order_id, customer_id=request.customer_id),
-            summary="grant the pending points",
-            **activity_options.REWARDS,
-        )
-        self._granted += granted
-        self._pending = 0
-        await self._report(RewardsProgress(kind="granted", points=granted))
-        return self.points()
-
-    async def _apply(self, kind: str, line: RewardLine) -> None:
-        request = self._input
-        entry = points_entry(request.order_id, request.customer_id, request.points_per_unit, line)
-        if entry is None:
-            return
-        points = entry.points
-        if kind == "award":
-            await workflow.execute_activity_method(
-                RewardsActivities.award_points,
-                entry,
-                summary=f"{points} points for {line.line_id}",
-                **activity_options.REWARDS,
-            )
-            self._pending += points
-            await self._report(RewardsProgress(kind="awarded", points=points, line_id=line.line_id))
-        else:
-            await workflow.execute_activity_method(
-                RewardsActivities.claw_back_points,
-                entry,
-                summary=f"take back {points} points for {line.line_id}",
-                **activity_options.REWARDS,
-            )
-            self._pending -= points
-            await self._report(
-                RewardsProgress(kind="clawed_back", points=points, line_id=line.line_id)
-            )
-
-    async def _report(self, progress: RewardsProgress) -> None:
-        await workflow.get_external_workflow_handle(self._input.order_workflow_id).signal(
-            REWARDS_PROGRESSED, progress
-        )

@@ -1,26 +1,24 @@
 """One shipment of an order: book it, follow the carrier's events, capture on dispatch.
 
-`ShipmentRun` is a shipment's life. Orders run it inside their own workflow, its activities
-local and its reports applied in place; orders that started before that run it as a child,
-`ShipmentWorkflow`, which reports to the order by signal.
+`ShipmentRun` is a shipment's life, run inside the order's workflow with its activities
+local and its reports applied in place (docs/decisions/0007-order-runs-in-process.md).
+Orders that started before that run it as a child, `workflows.legacy.shipment`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from activities.payments import CaptureRequest, PaymentActivities
     from activities.shipping import BookShipmentRequest, ShippingActivities
-    from domain.orders import Address, AllocatedLine, Shipment, ShipmentStatus
-    from workflows import activity_options
-    from workflows.messages import Unreadable, one_model
+    from domain.addresses import Address
+    from domain.shipments import AllocatedLine, Shipment, ShipmentStatus
+    from workflows import activity_options, effects
 
 SHIPMENT_PROGRESSED = "shipment_progressed"  # the parent order's signal
 
@@ -82,10 +80,6 @@ class ShipmentChangeResult(BaseModel):
 SHIPMENT_CHANGED = "shipment_changed"  # the parent order's signal
 
 
-def shipment_workflow_id(shipment_id: str) -> str:
-    return f"shipment-{shipment_id}"
-
-
 class ShipmentReports(Protocol):
     """Where a shipment reports: to its order, in place or by signal."""
 
@@ -96,13 +90,6 @@ class ShipmentReports(Protocol):
 
 # `(activity, arg, *, summary, **options)`: the order's `call`, or a regular activity.
 ActivityCall = Callable[..., Awaitable[Any]]
-
-
-async def regular_activity(
-    activity: Any, arg: Any, *, summary: str, local: bool = False, **options: Any
-) -> Any:
-    """How a `ShipmentWorkflow` child calls its activities: always as regular ones."""
-    return await workflow.execute_activity_method(activity, arg, summary=summary, **options)
 
 
 class ShipmentRun:
@@ -223,17 +210,14 @@ class ShipmentRun:
 
     async def _capture(self) -> None:
         """Payment for this shipment's lines is captured when the goods leave."""
-        captured = await self._call(
-            PaymentActivities.capture_payment,
-            CaptureRequest(
-                order_id=self._input.order_id,
-                key=self._input.capture_key,
-                authorization_id=self._input.authorization_id,
-                amount_minor=self._amount,
-            ),
+        captured = await effects.capture(
+            self._call,
+            order_id=self._input.order_id,
+            key=self._input.capture_key,
+            authorization_id=self._input.authorization_id,
+            amount_minor=self._amount,
             summary=f"capture {self._amount} for {self._input.shipment_id}",
             local=True,  # on the carrier's event, which the history orders
-            **activity_options.PAYMENT,
         )
         self.state.captured_minor = captured.amount_minor
         self._capture_id = captured.operation_id
@@ -254,48 +238,3 @@ class ShipmentRun:
                 note=note,
             )
         )
-
-
-@workflow.defn
-class ShipmentWorkflow:
-    """A shipment as a child workflow of its order: how orders that started before shipments
-    ran inside the order still carry theirs."""
-
-    @workflow.init
-    def __init__(self, shipment: ShipmentInput) -> None:
-        self._input = shipment
-        self._run = ShipmentRun(shipment, self, regular_activity)
-
-    @workflow.signal(dynamic=True)
-    def on_signal(self, name: str, args: Sequence[RawValue]) -> None:
-        """`carrier_event` and `change` from the order; anything else, or anything that
-        cannot be read, is logged and ignored (the order journals what it sends)."""
-        try:
-            if name == "carrier_event":
-                self._run.carrier_event(one_model(args, CarrierEvent))
-            elif name == "change":
-                self._run.change(one_model(args, ShipmentChange))
-            else:
-                raise Unreadable("unknown signal; this shipment takes carrier_event and change")
-        except Unreadable as why:
-            workflow.logger.warning("shipment ignored signal %r: %s", name, why)
-
-    @workflow.query
-    def view(self, *_: Any) -> Shipment:
-        return self._run.state
-
-    @workflow.run
-    async def run(self, shipment: ShipmentInput) -> Shipment:
-        state = await self._run.run(waiting=workflow.set_current_details)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return state
-
-    async def progressed(self, progress: ShipmentProgress) -> None:
-        await self._order.signal(SHIPMENT_PROGRESSED, progress)
-
-    async def changed(self, result: ShipmentChangeResult) -> None:
-        await self._order.signal(SHIPMENT_CHANGED, result)
-
-    @property
-    def _order(self) -> workflow.ExternalWorkflowHandle[Any]:
-        return workflow.get_external_workflow_handle(self._input.order_workflow_id)

@@ -10,22 +10,25 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.orders import (
+    from domain.events import EventType
+    from domain.orders import Order
+    from domain.shipments import (
         AllocatedLine,
         Allocation,
-        Order,
         Shipment,
         ShipmentStatus,
         parse_shipment_id,
         shipment_id_for,
     )
+    from workflows import patches
+    from workflows.legacy.shipment import ShipmentWorkflow, shipment_workflow_id
     from workflows.messages import Unreadable, one_model
     from workflows.shipment import (
         CarrierEvent,
@@ -35,20 +38,15 @@ with workflow.unsafe.imports_passed_through():
         ShipmentInput,
         ShipmentProgress,
         ShipmentRun,
-        ShipmentWorkflow,
-        shipment_workflow_id,
     )
-    from workflows.steps import error_message
+    from workflows.steps.failures import error_message
 
-# Orders that started before this waited for a shipment's answer to a change even when the
-# shipment had ended without reading it (they hung); they replay as they ran.
-CHANGE_MAY_OUTRUN_SHIPMENT = "shipment-change-answered-by-its-end"
 
 SHIPMENT_EVENTS = {
-    ShipmentStatus.BOOKED: "ShipmentBooked",
-    ShipmentStatus.DISPATCHED: "ShipmentDispatched",
-    ShipmentStatus.IN_TRANSIT: "ShipmentInTransit",
-    ShipmentStatus.DELIVERED: "ShipmentDelivered",
+    ShipmentStatus.BOOKED: EventType.SHIPMENT_BOOKED,
+    ShipmentStatus.DISPATCHED: EventType.SHIPMENT_DISPATCHED,
+    ShipmentStatus.IN_TRANSIT: EventType.SHIPMENT_IN_TRANSIT,
+    ShipmentStatus.DELIVERED: EventType.SHIPMENT_DELIVERED,
 }
 
 
@@ -59,46 +57,57 @@ class ShipmentWatch:
     run: ShipmentRun | None = None  # None for a shipment carried by a child workflow
 
 
+class ShipmentsHost(Protocol):
+    """What the shipments use of the order they belong to."""
+
+    order: Order
+    counters: dict[str, int]
+
+    def record(
+        self, type: str, *, actor: str = ..., reason: str | None = ..., **data: Any
+    ) -> None: ...
+
+    def next_key(self, purpose: str) -> str: ...
+
+    async def call(
+        self, activity: Any, arg: Any, *, summary: str, local: bool = ..., **options: Any
+    ) -> Any: ...
+
+
 class _InPlace:
     """A shipment run inside the order reports by calling the order, not by signal."""
 
-    def __init__(self, tracking: ShipmentTracking) -> None:
-        self._tracking = tracking
+    def __init__(self, shipments: OrderShipments) -> None:
+        self._shipments = shipments
 
     async def progressed(self, progress: ShipmentProgress) -> None:
-        self._tracking.shipment_progressed(progress)
+        self._shipments.shipment_progressed(progress)
 
     async def changed(self, result: ShipmentChangeResult) -> None:
-        self._tracking.shipment_changed(result)
+        self._shipments.shipment_changed(result)
 
 
-class ShipmentTracking:
-    """Mixed into `OrderWorkflow`; uses its `order`, `record`, `next_key` and `_watches`."""
+class OrderShipments:
+    """The order's shipments, composed into the order workflow."""
 
-    if TYPE_CHECKING:
-        order: Order
-        _counters: dict[str, int]
-        _watches: dict[str, ShipmentWatch]
-        _change_results: dict[str, ShipmentChangeResult]
+    def __init__(self, host: ShipmentsHost) -> None:
+        self._host = host
+        self.in_order = False  # runs in the order's own workflow (else as child workflows)
+        self._watches: dict[str, ShipmentWatch] = {}
+        self._change_results: dict[str, ShipmentChangeResult] = {}
+        self._early_carrier_events: dict[str, list[CarrierEvent]] = {}
 
-        def record(
-            self, type: str, *, actor: str = ..., reason: str | None = ..., **data: Any
-        ) -> None: ...
-
-        def next_key(self, purpose: str) -> str: ...
-
-        async def call(self, activity: Any, arg: Any, *, summary: str, **options: Any) -> Any: ...
-
-    _shipments_in_order: bool = False
-    _early_carrier_events: dict[str, list[CarrierEvent]]
+    @property
+    def order(self) -> Order:
+        return self._host.order
 
     async def carrier_event(self, args: Sequence[RawValue]) -> None:
         """A carrier's event for one of this order's shipments (`POST /shipments/{id}/events`)."""
         try:
             report = one_model(args, CarrierReport)
         except Unreadable as why:  # not JSON, or not a carrier event: journaled, ignored
-            self.record(
-                "SignalRejected",
+            self._host.record(
+                EventType.SIGNAL_REJECTED,
                 signal="carrier_event",
                 reason=f"the carrier event could not be read: {why}",
             )
@@ -110,8 +119,8 @@ class ShipmentTracking:
             # and the shipment opens after it. It is kept for the shipment.
             self._early_carrier_events.setdefault(report.shipment_id, []).append(report.event)
         elif watch is None:
-            self.record(
-                "SignalRejected",
+            self._host.record(
+                EventType.SIGNAL_REJECTED,
                 signal="carrier_event",
                 reason=f"unknown shipment {report.shipment_id}",
             )
@@ -127,8 +136,8 @@ class ShipmentTracking:
         try:
             shipment = self.order.shipment(progress.shipment_id)
         except KeyError:
-            self.record(
-                "SignalRejected",
+            self._host.record(
+                EventType.SIGNAL_REJECTED,
                 signal="shipment_progressed",
                 reason=f"unknown shipment {progress.shipment_id}",
             )
@@ -147,7 +156,9 @@ class ShipmentTracking:
         except ValueError as error:
             # Refused before anything moved (see Order.progress_shipment).
             shipment.tracking_number = tracking_before
-            self.record("SignalRejected", signal="shipment_progressed", reason=str(error))
+            self._host.record(
+                EventType.SIGNAL_REJECTED, signal="shipment_progressed", reason=str(error)
+            )
 
     def shipment_changed(self, result: ShipmentChangeResult) -> None:
         self._change_results[result.request_id] = result
@@ -160,35 +171,26 @@ class ShipmentTracking:
         return (
             named is not None
             and named[0] == self.order.order_id
-            and named[1] > self._counters.get("shipment", 0)
+            and named[1] > self._host.counters.get("shipment", 0)
         )
 
     def shipment_for(self, allocation: Allocation) -> Shipment | None:
-        """The live or finished shipment carrying an allocation (not a cancelled one)."""
-        for shipment in self.order.shipments:
-            if (
-                shipment.reservation_id == allocation.reservation_id
-                and shipment.warehouse == allocation.warehouse
-                and shipment.status != ShipmentStatus.CANCELLED
-            ):
-                return shipment
-        return None
+        return self.order.shipment_for(allocation)
 
     def shipment_left(self, allocation: Allocation) -> bool:
-        shipment = self.shipment_for(allocation)
-        return shipment is not None and shipment.has_left
+        return self.order.shipment_left(allocation)
 
     def open_shipment(self, allocation: Allocation) -> Shipment:
-        self._counters["shipment"] = self._counters.get("shipment", 0) + 1
+        self._host.counters["shipment"] = self._host.counters.get("shipment", 0) + 1
         shipment = Shipment(
-            shipment_id=shipment_id_for(self.order.order_id, self._counters["shipment"]),
+            shipment_id=shipment_id_for(self.order.order_id, self._host.counters["shipment"]),
             warehouse=allocation.warehouse,
             reservation_id=allocation.reservation_id,
             lines=[item.model_copy() for item in allocation.lines if item.quantity],
         )
         self.order.shipments.append(shipment)
-        self.record(
-            "ShipmentCreated",
+        self._host.record(
+            EventType.SHIPMENT_CREATED,
             shipment_id=shipment.shipment_id,
             warehouse=shipment.warehouse,
             lines=[item.model_dump() for item in shipment.lines],
@@ -220,8 +222,8 @@ class ShipmentTracking:
             authorization_id=authorization_id,
             capture_key=f"{capture_key_prefix}:{shipment.shipment_id}",
         )
-        if self._shipments_in_order:
-            run = ShipmentRun(carried, _InPlace(self), self.call)
+        if self.in_order:
+            run = ShipmentRun(carried, _InPlace(self), self._host.call)
             for event in self._early_carrier_events.pop(shipment.shipment_id, []):
                 run.carrier_event(event)
             self.watch_shipment(shipment.shipment_id, run.run(), run)
@@ -259,7 +261,7 @@ class ShipmentTracking:
         self, shipment: Shipment, remove: list[AllocatedLine]
     ) -> ShipmentChangeResult:
         """Ask a shipment to give up units and wait for its answer: it refuses once dispatched."""
-        request_id = self.next_key("shipment-change")
+        request_id = self._host.next_key("shipment-change")
         change = ShipmentChange(request_id=request_id, remove=remove)
         watch = self._watches.get(shipment.shipment_id)
         if watch is not None and watch.run is not None:
@@ -270,7 +272,7 @@ class ShipmentTracking:
             )
             await handle.signal("change", change)
         answered = lambda: request_id in self._change_results  # noqa: E731
-        if workflow.patched(CHANGE_MAY_OUTRUN_SHIPMENT):
+        if workflow.patched(patches.CHANGE_MAY_OUTRUN_SHIPMENT.id):
             # The carrier's last event and the change can cross: a shipment that was delivered
             # first ends without reading the change, so its end is the answer.
             await workflow.wait_condition(
@@ -297,17 +299,19 @@ class ShipmentTracking:
             reported.shipment_id, reported.status, reported.captured_minor
         )
         if self.order.payment.captured_minor > captured_before:
-            self.record(
-                "PaymentCaptured",
+            self._host.record(
+                EventType.PAYMENT_CAPTURED,
                 shipment_id=reported.shipment_id,
                 amount_minor=self.order.payment.captured_minor - captured_before,
                 capture_id=capture_id,
             )
         if moved:
-            self.record(
+            self._host.record(
                 SHIPMENT_EVENTS[reported.status],
                 shipment_id=reported.shipment_id,
                 tracking_number=self.order.shipment(reported.shipment_id).tracking_number,
             )
         elif note:
-            self.record("ShipmentException", shipment_id=reported.shipment_id, note=note)
+            self._host.record(
+                EventType.SHIPMENT_EXCEPTION, shipment_id=reported.shipment_id, note=note
+            )

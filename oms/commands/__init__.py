@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from oms.client import ApiError, OmsClient, Unreachable, describe
-from oms.settings import Settings
+from oms.config.settings import Settings
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -13,8 +13,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.orders import OrderView
-from domain.status import at_rest
+from domain.view import OrderView, at_rest
 from oms.client import OmsClient
 from oms.commands import render
 

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from adapters.carrier import SimulatedCarrier
 from adapters.carrier_simulator import CarrierSimulator, carrier_key, with_carrier_key
-from domain.orders import Address
-from oms.settings import Settings
+from domain.addresses import Address
+from oms.config.settings import Settings
 from store.db import Store
 from store.tables import CarrierShipment
 

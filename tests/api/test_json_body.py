@@ -1,6 +1,6 @@
-"""The edge's parts on their own: the body check (api/json_body.py: where its depth scan
+"""The edge's parts on their own: the body check (api/middleware/json_body.py: where its depth scan
 draws the line, what it names, that it never quotes what it refuses), the media type, FastAPI's
-422 without the guard in front (api/errors.py), and the address model's own refusal."""
+422 without the guard in front (api/middleware/errors.py), and the address model's own refusal."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from api import errors
-from api.json_body import MAX_DEPTH, MAX_ERRORS, body_errors
+from api.middleware import errors
+from api.middleware.json_body import MAX_DEPTH, MAX_ERRORS, body_errors
+from api.middleware.request_guard import media_type_problem
 from api.models import LineCreate
-from api.request_guard import media_type_problem
+from domain.addresses import Address
 from domain.interventions import AddressCorrection
-from domain.orders import Address
 from tests.api.hostile import JSON, refused_at
 from tests.orders import ADDRESS
 

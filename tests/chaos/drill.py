@@ -37,8 +37,8 @@ from sqlalchemy import func, select
 
 from adapters.carrier_simulator import with_carrier_key
 from api.serve import api_command
-from oms.launcher import CARRIER_COMMAND, dev_server_command, wait_for_port
-from oms.settings import Settings
+from oms.config.settings import Settings
+from oms.supervisor import CARRIER_COMMAND, dev_server_command, wait_for_port
 from store.db import Store
 from store.projections import rebuild
 from store.tables import (

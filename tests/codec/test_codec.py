@@ -10,7 +10,7 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from oms.codec import (
+from oms.config.codec import (
     ENCODING,
     KEY_ID_METADATA,
     NONCE_BYTES,
@@ -22,7 +22,7 @@ from oms.codec import (
     parse_key,
     payload_codec,
 )
-from oms.settings import Settings
+from oms.config.settings import Settings
 
 
 def new_key() -> str:

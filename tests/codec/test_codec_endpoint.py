@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from api.codec import install
-from oms.codec import ENCODING
-from oms.settings import Settings
+from api.middleware.codec import install
+from oms.config.codec import ENCODING
+from oms.config.settings import Settings
 from tests.conftest import API_KEYS, CUSTOMER_KEY, OPERATOR_KEY
 
 UI = "http://127.0.0.1:8299"

@@ -6,8 +6,9 @@ import base64
 import os
 from pathlib import Path
 
-from oms.launcher import codec_banner, dev_server_command
-from oms.settings import Settings
+from oms.config.settings import Settings
+from oms.launcher import codec_banner
+from oms.supervisor import dev_server_command
 
 
 def test_the_web_ui_gets_the_codec_endpoint_only_with_a_key(tmp_path: Path) -> None:

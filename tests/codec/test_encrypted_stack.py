@@ -20,7 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from oms.codec import ENCODING, KEY_ID_METADATA, data_converter
+from oms.config.codec import ENCODING, KEY_ID_METADATA, data_converter
 from oms.history import (
     child_workflow_ids,
     export_command,
@@ -29,10 +29,10 @@ from oms.history import (
 )
 from tests.conftest import CUSTOMER_KEY, OPERATOR_KEY, TEMPORAL, running_stack
 from tests.orders import order_body, place, wait_for_status
+from workflows.legacy.rewards import RewardsWorkflow
+from workflows.legacy.shipment import ShipmentWorkflow
 from workflows.order import OrderWorkflow
 from workflows.returns import ReturnWorkflow
-from workflows.rewards import RewardsWorkflow
-from workflows.shipment import ShipmentWorkflow
 
 WORKFLOWS = [OrderWorkflow, ShipmentWorkflow, ReturnWorkflow, RewardsWorkflow]
 

@@ -10,24 +10,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from domain.addresses import Address
 from domain.flows import FlowDefinition
+from domain.holds import Hold, HoldReason, Review
 from domain.interventions import AddressCorrection
-from domain.orders import (
-    Address,
-    AllocatedLine,
-    CancelReason,
-    FinancialStatus,
-    Hold,
-    HoldReason,
-    Order,
-    OrderInput,
-    OrderStatus,
-    PricedLine,
-    Review,
-    Shipment,
-    ShipmentStatus,
-)
-from domain.status import at_rest
+from domain.lines import PricedLine
+from domain.orders import Order, OrderInput
+from domain.shipments import AllocatedLine, Shipment, ShipmentStatus
+from domain.statuses import CancelReason, FinancialStatus, OrderStatus
+from domain.view import at_rest
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW = FlowDefinition.model_validate(

@@ -41,27 +41,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from domain.flows import FlowDefinition
-from domain.orders import (
-    TERMINAL_STATUSES,
-    AllocatedLine,
-    Allocation,
-    CancelReason,
-    FinancialStatus,
-    FulfillmentStatus,
-    Hold,
-    HoldReason,
-    LineBuckets,
-    Order,
-    OrderInput,
-    OrderLine,
-    OrderStatus,
-    OrderView,
-    Payment,
-    PricedLine,
-    Review,
-    Shipment,
-    ShipmentStatus,
-)
+from domain.holds import Hold, HoldReason, Review
+from domain.lines import LineBuckets, OrderLine, PricedLine
+from domain.orders import Order, OrderInput
+from domain.payment import Payment
 from domain.returns import (
     RETURN_ENDS,
     Appeasement,
@@ -70,7 +53,15 @@ from domain.returns import (
     ReturnLine,
     ReturnStatus,
 )
-from domain.status import financial_status, fulfillment_status, order_status
+from domain.shipments import AllocatedLine, Allocation, Shipment, ShipmentStatus
+from domain.statuses import (
+    TERMINAL_STATUSES,
+    CancelReason,
+    FinancialStatus,
+    FulfillmentStatus,
+    OrderStatus,
+)
+from domain.view import OrderView, financial_status, fulfillment_status, order_status
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW = FlowDefinition.model_validate(

@@ -12,8 +12,9 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-from workflows.order import NOTIFY_ON_COMPLETION, RETURN_WINDOW, OrderWorkflow
-from workflows.shipment import ShipmentWorkflow
+from workflows.legacy.shipment import ShipmentWorkflow
+from workflows.order import OrderWorkflow
+from workflows.patches import NOTIFY_ON_COMPLETION, RETURN_WINDOW
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 # Recorded before orders sent a completion notification.
@@ -46,7 +47,7 @@ async def test_the_same_history_fails_without_the_patch_guard() -> None:
 
     def unguarded(patch_id: str) -> bool:
         # What the code would do had the notification been added without `patched`.
-        return True if patch_id == NOTIFY_ON_COMPLETION else real(patch_id)
+        return True if patch_id == NOTIFY_ON_COMPLETION.id else real(patch_id)
 
     with (
         mock.patch.object(workflow, "patched", unguarded),
@@ -60,7 +61,7 @@ async def test_orders_from_before_the_return_window_need_its_guard() -> None:
     real = workflow.patched
 
     def unguarded(patch_id: str) -> bool:
-        return True if patch_id == RETURN_WINDOW else real(patch_id)
+        return True if patch_id == RETURN_WINDOW.id else real(patch_id)
 
     with (
         mock.patch.object(workflow, "patched", unguarded),

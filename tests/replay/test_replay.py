@@ -1,4 +1,5 @@
-"""Every recorded history in `tests/histories/` replays against the current workflow code.
+"""Every recorded history in `tests/histories/` replays against the current workflow code,
+by the code path `oms history replay` takes (`oms.history.replay_file`).
 
 A failure here means a change to a workflow (order, shipment, return, rewards) would break orders
 already running in production: guard it with `workflow.patched(...)` (see the README,
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from temporalio.worker import Replayer
 
-from oms.history import history_files, load_history
+from oms.history import history_files, replay_file
 from tests.conftest import strict_replayer
 
 HISTORIES_DIR = Path(__file__).resolve().parent.parent / "histories"
@@ -35,10 +36,9 @@ if HISTORIES:
 
     @pytest.mark.parametrize("path", HISTORIES, ids=[path.name for path in HISTORIES])
     async def test_history_replays(replayer: Replayer, path: Path) -> None:
-        history = load_history(path)
-        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-        if result.replay_failure is not None:
+        replayed = await replay_file(replayer, path)
+        if not replayed.ok:
             pytest.fail(
-                f"{path.name} ({history.workflow_id}) no longer replays: {result.replay_failure!r}",
+                f"{path.name} no longer replays: {replayed.error!r}",
                 pytrace=False,
             )

@@ -1,5 +1,5 @@
-"""The card-number detector (api/card_numbers.py): Luhn, separators, and what it must leave
-alone (order ids, SKUs, UUIDs, timestamps, amounts)."""
+"""The card-number detector (api/middleware/card_numbers.py): Luhn, separators, and what it
+must leave alone (order ids, SKUs, UUIDs, timestamps, amounts)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from api.card_numbers import (
+from api.middleware.card_numbers import (
     card_spans,
     contains_card_number,
     find_card_numbers,
@@ -16,8 +16,8 @@ from api.card_numbers import (
     luhn_valid,
     redact,
 )
+from api.middleware.request_guard import CardNumberFilter, card_number_errors
 from api.orders import new_order_id
-from api.request_guard import CardNumberFilter, card_number_errors
 
 pytestmark = pytest.mark.security
 

@@ -18,10 +18,10 @@ import uvicorn
 import yaml
 from uvicorn.main import main as uvicorn_cli
 
-from api.request_guard import RequestGuard
+from api.middleware.request_guard import RequestGuard
 from api.serve import uvicorn_cli_args, uvicorn_options
 from oms import launcher
-from oms.settings import Settings
+from oms.config.settings import Settings
 from tests.conftest import OPERATOR_KEY, Stack
 from tests.orders import order_body
 from tests.test_compose import COMPOSE_FILE, command, environment

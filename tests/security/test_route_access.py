@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from oms.settings import ROLES
+from oms.config.auth import ROLES
 from tests.conftest import (
     CARRIER_KEY,
     CUSTOMER_KEY,
@@ -37,7 +37,7 @@ ANY_KEY = frozenset(ROLES)
 SHOP = frozenset({"operator", "customer"})  # customers: their own orders only
 OPERATOR = frozenset({"operator"})
 
-# Who may call each route: the README's API table, as data.
+# Who may call each route: the table in docs/api.md, as data.
 ACCESS: dict[Route, frozenset[str]] = {
     ("GET", "/orders"): SHOP,
     ("POST", "/orders"): SHOP,
@@ -75,8 +75,8 @@ PUBLIC: dict[Route, str] = {
     ("GET", "/metrics"): "Prometheus scrapes without a key; aggregate counters, no order data",
 }
 OWN_AUTH_PREFIXES: dict[str, str] = {
-    "/codec/": "api/codec.py decides itself: an operator key unless OMS_CODEC_REQUIRE_KEY=false, "
-    "and 404 without OMS_PAYLOAD_KEY (tests/codec covers it)",
+    "/codec/": "api/middleware/codec.py decides itself: an operator key unless "
+    "OMS_CODEC_REQUIRE_KEY=false, and 404 without OMS_PAYLOAD_KEY (tests/codec covers it)",
 }
 # Served without a key and not part of the schema.
 PUBLIC_DOCS: dict[str, str] = {

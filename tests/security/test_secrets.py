@@ -16,8 +16,8 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 import oms.commands
-from oms.logs import JsonFormatter
-from oms.settings import Settings
+from oms.config.logs import JsonFormatter
+from oms.config.settings import Settings
 
 pytestmark = pytest.mark.security
 

@@ -8,7 +8,8 @@ import uuid
 from sqlalchemy import select
 
 from adapters.carrier import SimulatedCarrier
-from domain.orders import Address, AllocatedLine
+from domain.addresses import Address
+from domain.shipments import AllocatedLine
 from store.db import Store
 from store.tables import CarrierShipment
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from domain.orders import AllocatedLine
+from domain.shipments import AllocatedLine
 from store import inventory
 from store.catalog import SEED, list_catalog, seed_catalog
 from store.db import Store

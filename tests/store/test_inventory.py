@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from domain.orders import AllocatedLine, Allocation
+from domain.shipments import AllocatedLine, Allocation
 from store import inventory
 from store.db import Store
 from store.inventory import OutOfStock, plan_allocations

@@ -12,7 +12,9 @@ from sqlalchemy import delete, select
 from api.models import OrderCreate
 from api.placement import price_order
 from domain.events import JournalEvent
-from domain.orders import Order, OrderView, Review
+from domain.holds import Review
+from domain.orders import Order
+from domain.view import OrderView
 from store import journal
 from store.db import Store
 from store.projections import rebuild

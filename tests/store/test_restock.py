@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from domain.orders import AllocatedLine
+from domain.shipments import AllocatedLine
 from store import inventory
 from store.db import Store
 from store.tables import CatalogItem

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps.failures import ApprovalRequired, StepFailed, error_message, error_type
 
 if TYPE_CHECKING:
-    from workflows.order import OrderWorkflow as OrderRun
+    from workflows.run import OrderRun
 
 Step = Callable[["OrderRun", FlowStep], Awaitable[None]]
 

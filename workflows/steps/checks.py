@@ -8,13 +8,14 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities, RiskRequest
+    from domain.events import EventType
     from domain.flows import FlowStep
-    from domain.orders import CancelReason
+    from domain.statuses import CancelReason
     from workflows import activity_options
     from workflows.steps.failures import ApprovalRequired, StepFailed
 
 if TYPE_CHECKING:
-    from workflows.order import OrderWorkflow as OrderRun
+    from workflows.run import OrderRun
 
 FRAUD_REVIEW_SCORE = 60
 FRAUD_BLOCK_SCORE = 90
@@ -45,7 +46,7 @@ async def validate_order(run: OrderRun, step: FlowStep) -> None:
             )
     if problems:
         raise StepFailed("; ".join(problems))
-    run.record("OrderValidated", lines=len(order.lines), total_minor=order.total_minor)
+    run.record(EventType.ORDER_VALIDATED, lines=len(order.lines), total_minor=order.total_minor)
 
 
 async def check_fraud(run: OrderRun, step: FlowStep) -> None:
@@ -58,7 +59,7 @@ async def check_fraud(run: OrderRun, step: FlowStep) -> None:
         local=True,
         **run.activity_options(step, activity_options.PAYMENT),
     )
-    run.record("FraudChecked", score=risk.score, reason=risk.reason)
+    run.record(EventType.FRAUD_CHECKED, score=risk.score, reason=risk.reason)
     if risk.score >= FRAUD_BLOCK_SCORE:
         raise StepFailed(
             f"fraud score {risk.score} blocks the order",

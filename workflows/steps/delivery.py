@@ -9,14 +9,16 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.licenses import IssueLicensesRequest, LicenseActivities
     from activities.notifications import Notification, NotificationActivities
+    from domain.events import EventType
     from domain.flows import FlowStep
-    from domain.orders import AllocatedLine, CancelReason
+    from domain.shipments import AllocatedLine
+    from domain.statuses import CancelReason
     from workflows import activity_options
     from workflows.steps import payment
     from workflows.steps.failures import StepFailed
 
 if TYPE_CHECKING:
-    from workflows.order import OrderWorkflow as OrderRun
+    from workflows.run import OrderRun
 
 
 async def fulfill_shipments(run: OrderRun, step: FlowStep) -> None:
@@ -27,11 +29,11 @@ async def fulfill_shipments(run: OrderRun, step: FlowStep) -> None:
     if authorization_id is None or order.payment.voided:
         raise StepFailed("no authorization to capture against")
     for allocation in order.allocations:
-        if run.shipment_for(allocation) is not None or not any(
+        if run.shipments.shipment_for(allocation) is not None or not any(
             i.quantity for i in allocation.lines
         ):
             continue  # shipped already in an earlier epoch, or nothing left to send
-        await run.start_shipment(
+        await run.shipments.start_shipment(
             allocation,
             authorization_id=authorization_id,
             capture_key_prefix=f"{run.key(step)}:capture",
@@ -41,8 +43,8 @@ async def fulfill_shipments(run: OrderRun, step: FlowStep) -> None:
             < order.total_minor,
         )
     run.set_details("awaiting carrier")
-    await run.wait(run.shipments_settled)
-    if failures := run.shipment_failures():
+    await run.wait(run.shipments.shipments_settled)
+    if failures := run.shipments.shipment_failures():
         raise StepFailed("; ".join(failures))
 
 
@@ -76,7 +78,7 @@ async def issue_licenses(run: OrderRun, step: FlowStep) -> None:
     for line in digital:
         line.move("pending", "delivered", line.buckets.pending)
     run.record(
-        "LicensesIssued",
+        EventType.LICENSES_ISSUED,
         lines={line.line_id: line.buckets.delivered for line in digital},
         keys=[f"{license.key[:4]}…" for license in issued],  # the journal keeps no secrets
     )
@@ -98,7 +100,7 @@ async def notify_pickup_ready(run: OrderRun, step: FlowStep) -> None:
         local=True,
         **run.activity_options(step, activity_options.NOTIFICATIONS),
     )
-    run.record("PickupReady", stores=stores)
+    run.record(EventType.PICKUP_READY, stores=stores)
 
 
 async def await_pickup(run: OrderRun, step: FlowStep) -> None:
@@ -117,4 +119,4 @@ async def await_pickup(run: OrderRun, step: FlowStep) -> None:
     for line in order.lines:
         if line.kind == "physical":
             line.move("reserved", "delivered", line.buckets.reserved)
-    run.record("PickedUp", picked_up_by=order.picked_up_by)
+    run.record(EventType.PICKED_UP, picked_up_by=order.picked_up_by)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
-from domain.orders import CancelReason
+from domain.statuses import CancelReason
 
 
 class StepFailed(Exception):

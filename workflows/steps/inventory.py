@@ -9,13 +9,15 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities, ReserveRequest
+    from domain.events import EventType
     from domain.flows import FlowStep
-    from domain.orders import AllocatedLine, CancelReason
+    from domain.shipments import AllocatedLine
+    from domain.statuses import CancelReason
     from workflows import activity_options
     from workflows.steps.failures import StepFailed, error_message, error_type
 
 if TYPE_CHECKING:
-    from workflows.order import OrderWorkflow as OrderRun
+    from workflows.run import OrderRun
 
 
 async def reserve_inventory(run: OrderRun, step: FlowStep) -> None:
@@ -58,6 +60,6 @@ async def _reserve(run: OrderRun, step: FlowStep, location_kind: str) -> None:
         raise
     order.reserve(allocations)
     run.record(
-        "InventoryReserved",
+        EventType.INVENTORY_RESERVED,
         allocations=[allocation.model_dump(mode="json") for allocation in allocations],
     )

@@ -9,14 +9,14 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.payments import AuthorizeRequest, CaptureRequest, PaymentActivities
+    from domain.events import EventType
     from domain.flows import FlowStep
-    from domain.orders import CancelReason
-    from workflows import activity_options
+    from domain.statuses import CancelReason
+    from workflows import activity_options, effects
     from workflows.steps.failures import StepFailed, error_message, error_type
 
 if TYPE_CHECKING:
-    from workflows.order import OrderWorkflow as OrderRun
+    from workflows.run import OrderRun
 
 
 AUTHORIZATION_LIFETIME = timedelta(days=7)
@@ -31,22 +31,20 @@ async def authorize(run: OrderRun, step: FlowStep, key: str, *, local: bool = Fa
     """Authorize the order's total under `key`; a decline is a business failure."""
     order = run.order
     try:
-        authorization = await run.call(
-            PaymentActivities.authorize_payment,
-            AuthorizeRequest(
-                order_id=order.order_id,
-                key=key,
-                token=run.payment_token,
-                amount_minor=order.total_minor,
-                currency=order.currency,
-            ),
+        authorization = await effects.authorize(
+            run.call,
+            order_id=order.order_id,
+            key=key,
+            token=run.payment_token,
+            amount_minor=order.total_minor,
+            currency=order.currency,
             summary=f"authorize {order.total_minor} {order.currency}",
             local=local,
-            **run.activity_options(step, activity_options.PAYMENT),
+            options=run.activity_options(step, activity_options.PAYMENT),
         )
     except ActivityError as error:
         if error_type(error) == "PaymentDeclined":
-            run.record("PaymentDeclined", message=error_message(error))
+            run.record(EventType.PAYMENT_DECLINED, message=error_message(error))
             raise StepFailed(
                 error_message(error), kind="declined", cancel_reason=CancelReason.PAYMENT_DECLINED
             ) from error
@@ -56,7 +54,7 @@ async def authorize(run: OrderRun, step: FlowStep, key: str, *, local: bool = Fa
     order.payment.authorized_at = workflow.now()
     order.payment.voided = False
     run.record(
-        "PaymentAuthorized",
+        EventType.PAYMENT_AUTHORIZED,
         authorization_id=authorization.authorization_id,
         amount_minor=authorization.amount_minor,
         key=key,
@@ -71,20 +69,18 @@ async def capture(
     payment = order.payment
     if payment.authorization_id is None or payment.voided:
         raise StepFailed("no authorization to capture against")
-    captured = await run.call(
-        PaymentActivities.capture_payment,
-        CaptureRequest(
-            order_id=order.order_id,
-            key=key,
-            authorization_id=payment.authorization_id,
-            amount_minor=amount_minor,
-        ),
+    captured = await effects.capture(
+        run.call,
+        order_id=order.order_id,
+        key=key,
+        authorization_id=payment.authorization_id,
+        amount_minor=amount_minor,
         summary=f"capture {amount_minor} {order.currency}",
         local=local,
-        **run.activity_options(step, activity_options.PAYMENT),
+        options=run.activity_options(step, activity_options.PAYMENT),
     )
     payment.captured_minor += captured.amount_minor
-    run.record("PaymentCaptured", amount_minor=captured.amount_minor, key=key)
+    run.record(EventType.PAYMENT_CAPTURED, amount_minor=captured.amount_minor, key=key)
 
 
 async def capture_payment(run: OrderRun, step: FlowStep) -> None:
@@ -116,4 +112,4 @@ async def await_release(run: OrderRun, step: FlowStep) -> None:
             await authorize(run, step, run.next_key("reauthorize"))
             if old is not None:
                 await run.void(old, reason="renewed before expiry")
-    run.record("ReleaseDateReached", release_date=max(dates).isoformat())
+    run.record(EventType.RELEASE_DATE_REACHED, release_date=max(dates).isoformat())

@@ -1,19 +1,7 @@
-"""What a JSON request body must be before any route parses it.
-
-`body_errors` refuses, each as a 422 entry in FastAPI's shape (`type`, `loc`, `msg`) naming
-the field and never quoting its value:
-
-- text that is not JSON (syntax or encoding), with the parser's position;
-- nesting deeper than `MAX_DEPTH`, found by a scan of the text before anything parses it
-  (the parsers recurse, so a 20 KB `[[[[...` would exhaust the interpreter's stack);
-- NaN and Infinity (not JSON numbers; they break the JSON of any answer that echoes them),
-  and numbers too large for a float;
-- integers of more than `MAX_INT_DIGITS` digits (no field of the API takes one; Python
-  refuses to parse those over 4300 digits at all);
-- an object that names the same key twice (which one counts is the parser's choice);
-- strings, keys included, holding NUL, other control characters or lone surrogates
-  (`domain.text`): PostgreSQL cannot store NUL and a lone surrogate cannot be encoded;
-- card numbers (`api.card_numbers`).
+"""What a JSON request body must be before any route parses it: `body_errors` refuses text
+that is not JSON, nesting deeper than `MAX_DEPTH`, NaN and Infinity, huge numbers, duplicate
+keys, NUL, control characters and lone surrogates in strings, and card numbers, each as a 422
+entry in FastAPI's shape naming the field and never quoting its value.
 
 All of it is one iterative walk over the parsed document: nothing here recurses on what the
 client sent.
@@ -26,7 +14,7 @@ import math
 import re
 from typing import Any
 
-from api.card_numbers import CARD_MESSAGE, contains_card_number, redact
+from api.middleware.card_numbers import CARD_MESSAGE, contains_card_number, redact
 from domain.text import escaped, text_problem
 
 MAX_DEPTH = 32
@@ -54,9 +42,23 @@ def loc_part(part: str | int) -> str | int:
 
 
 def body_errors(body: bytes, strict_syntax: bool = True) -> list[dict[str, Any]]:
-    """Why `body` may not reach a route, as 422 entries; empty when it may. With
-    `strict_syntax` off, text that is not JSON is only scanned for card numbers (for routes
-    whose own parser answers a syntax error)."""
+    """Why `body` may not reach a route, as 422 entries (`type`, `loc`, `msg`); empty when it
+    may. Refused:
+
+    - text that is not JSON (syntax or encoding), with the parser's position;
+    - nesting deeper than `MAX_DEPTH`, found by a scan of the text before anything parses it
+      (the parsers recurse, so a 20 KB `[[[[...` would exhaust the interpreter's stack);
+    - NaN and Infinity (not JSON numbers; they break the JSON of any answer that echoes
+      them), and numbers too large for a float;
+    - integers of more than `MAX_INT_DIGITS` digits (no field of the API takes one; Python
+      refuses to parse those over 4300 digits at all);
+    - an object that names the same key twice (which one counts is the parser's choice);
+    - strings, keys included, holding NUL, other control characters or lone surrogates
+      (`domain.text`): PostgreSQL cannot store NUL and a lone surrogate cannot be encoded;
+    - card numbers (`card_numbers`).
+
+    With `strict_syntax` off, text that is not JSON is only scanned for card numbers (for
+    routes whose own parser answers a syntax error)."""
     try:
         # As json.loads does with bytes, so that the route parses the same text.
         text = body.decode(json.detect_encoding(body), "surrogatepass")

@@ -1,16 +1,11 @@
 """Card numbers (PANs) in request data: the API takes gateway tokens (`tok_...`), never card
-data, so anything that looks like a card number is refused before it can be stored, journaled
-or logged.
+data, so anything that looks like one is refused before it is stored, journaled or logged.
 
-A card number here is 13 to 19 digits, optionally grouped by single spaces or dashes, that
-passes the Luhn check and starts with a digit a payment network issues (2 to 6: Mastercard,
-Amex, Visa, Discover, UnionPay, JCB, Maestro). It must stand on its own: digits glued to a
-letter or another digit (a hex id, a UUID, a longer number) are not one. That keeps order ids,
-SKUs, UUIDs, timestamps and amounts out, while `4111 1111 1111 1111`, `4111-1111-1111-1111`
-and `tok_4111111111111111` are caught.
-
-Pure functions only; `api.request_guard` and `api.json_body` apply them to every request.
-"""
+One is 13 to 19 digits, optionally grouped by single spaces or dashes, that passes the Luhn
+check, starts with a digit a payment network issues and stands on its own (not glued to a
+letter or digit: hex ids, UUIDs, longer numbers are not one). `4111-1111-1111-1111` and
+`tok_4111111111111111` are caught; order ids, SKUs, timestamps and amounts are not. Pure
+functions; `request_guard` and `json_body` apply them to every request."""
 
 from __future__ import annotations
 
@@ -22,6 +17,7 @@ Path = tuple[str | int, ...]
 
 MIN_DIGITS = 13
 MAX_DIGITS = 19
+# Mastercard, Amex, Visa, Discover, UnionPay, JCB, Maestro.
 ISSUER_DIGITS = frozenset("23456")
 
 # A run of digit groups joined by single separators; what precedes and follows it is

@@ -1,17 +1,10 @@
 """Payload encryption: an AES-256-GCM `PayloadCodec`, and the data converter every client,
 worker, replayer and history export builds from the settings.
 
-With `OMS_PAYLOAD_KEY` set, every payload the SDK writes to Temporal (workflow and activity
-inputs and results, signals, updates, queries, memos, user metadata, failure messages) is
-stored as `binary/encrypted`: a random 12-byte nonce followed by the AES-GCM ciphertext of
-the serialized original payload, with the key's id in the payload's metadata. Decoding
-leaves payloads without that encoding untouched, so histories written before the key was
-switched on still read and replay. Search attributes are never encoded: the server indexes
-them.
-
-Keys: `OMS_PAYLOAD_KEY` is the current key, base64 of 32 bytes, optionally `id:base64`
-(without an id, the id is derived from the key). `OMS_PAYLOAD_OLD_KEYS` (comma-separated, the
-same form) are only used to decode, so a key can be rotated without losing older histories.
+With `OMS_PAYLOAD_KEY` (`base64` or `id:base64` of 32 bytes) every payload the SDK writes to
+Temporal, search attributes aside, is stored as `binary/encrypted`: a random 12-byte nonce and
+the AES-GCM ciphertext, the key's id in its metadata. Payloads without that encoding decode
+unchanged, so older histories still replay; `OMS_PAYLOAD_OLD_KEYS` only decode (rotation).
 """
 
 from __future__ import annotations
@@ -149,7 +142,7 @@ class EncryptionCodec(PayloadCodec):
 
 def payload_codec(settings: object) -> EncryptionCodec | None:
     """The codec `OMS_PAYLOAD_KEY` (and `OMS_PAYLOAD_OLD_KEYS`) call for; None without a key.
-    `settings` is an `oms.settings.Settings` (untyped here to keep the import one-way)."""
+    `settings` is an `oms.config.settings.Settings` (untyped here to keep the import one-way)."""
     key = getattr(settings, "payload_key", None)
     if key is None or not key.get_secret_value().strip():
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -11,20 +10,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.returns import ConcessionTerms
-
-ROLES = ("operator", "customer", "carrier", "warehouse")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling the API: an operator, a carrier, a warehouse, or one customer."""
-
-    role: str
-    customer_id: str | None = None
-
-    @property
-    def is_operator(self) -> bool:
-        return self.role == "operator"
+from oms.config.auth import Principal, parse_api_keys
 
 
 class Settings(BaseSettings):
@@ -47,7 +33,8 @@ class Settings(BaseSettings):
     # (adapters.carrier_simulator), which posts to the API's webhook with a carrier key.
     carrier: str = "simulated"
     api_keys: SecretStr = SecretStr("")
-    # Request limits (api/request_guard.py) and uvicorn's, where the API is served (api/serve.py).
+    # Request limits (api/middleware/request_guard.py) and uvicorn's, where the API is served
+    # (api/serve.py).
     api_max_body_bytes: int = Field(64 * 1024, ge=1024)
     api_body_timeout_s: float = Field(30.0, gt=0)
     api_timeout_keep_alive_s: int = Field(5, ge=1)
@@ -94,8 +81,8 @@ class Settings(BaseSettings):
     # core at a time (the GIL), so a machine with cores to spare can run more; on two cores
     # shared with the server and the API, two were slower than one (`make bench`).
     worker_processes: int = Field(1, ge=1, le=64)
-    # Payload encryption (oms/codec.py): the current key (`base64` or `id:base64` of 32 bytes),
-    # older keys kept for decoding only, and the API's codec endpoint for the Web UI.
+    # Payload encryption (oms/config/codec.py): the current key (`base64` or `id:base64` of
+    # 32 bytes), older keys kept for decoding only, and the API's codec endpoint for the Web UI.
     payload_key: SecretStr | None = None
     payload_old_keys: SecretStr | None = None
     codec_cors_origins: str | None = None  # default: the dev server's Web UI on ui_port
@@ -110,7 +97,7 @@ class Settings(BaseSettings):
     @field_validator("payload_key", "payload_old_keys")
     @classmethod
     def _payload_keys_parse(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        from oms.codec import parse_key, parse_keys
+        from oms.config.codec import parse_key, parse_keys
 
         if value is not None and value.get_secret_value().strip():
             if info.field_name == "payload_key":
@@ -152,26 +139,6 @@ class Settings(BaseSettings):
     @property
     def principals(self) -> dict[str, Principal]:
         return parse_api_keys(self.api_keys.get_secret_value())
-
-
-def parse_api_keys(value: str) -> dict[str, Principal]:
-    """`key:role` or `key:customer:customer_id`, comma-separated (roles: `ROLES`)."""
-    keys: dict[str, Principal] = {}
-    # Errors name an entry by its position, never by its key.
-    for number, raw in enumerate(filter(None, (part.strip() for part in value.split(","))), 1):
-        parts = raw.split(":")
-        if len(parts) == 2 and parts[1] in ROLES and parts[1] != "customer":
-            keys[parts[0]] = Principal(parts[1])
-        elif len(parts) == 3 and parts[1] == "customer" and parts[2]:
-            keys[parts[0]] = Principal("customer", parts[2])
-        else:
-            raise ValueError(
-                f"OMS_API_KEYS entry {number}: expected key:operator, key:carrier, "
-                "key:warehouse or key:customer:<customer_id>"
-            )
-        if len(parts[0]) < 8:
-            raise ValueError(f"OMS_API_KEYS entry {number}: keys need at least 8 characters")
-    return keys
 
 
 @lru_cache

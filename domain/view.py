@@ -1,27 +1,99 @@
-"""Derived statuses: computed from line buckets, payment and flow position, never stored.
+"""What callers see of an order: `OrderView` and its `Totals`, and what is derived for them.
 
-Also what the view derives for its readers (the step shown, shipments as shown, the voided
-amount) and whether an order is at rest; none of it feeds back into what a workflow does.
+Statuses are computed from line buckets, payment and flow position, never stored; so are the
+step the view names, shipments as shown and the voided amount. `at_rest` says whether an
+order waits on the outside world. None of it feeds back into what a workflow does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
-from domain.orders import (
+from pydantic import BaseModel, Field
+
+from domain.addresses import Address
+from domain.flows import FlowRef
+from domain.holds import Hold, Review
+from domain.lines import OrderLine
+from domain.payment import Payment
+from domain.returns import Appeasement, Return
+from domain.shipments import License, Shipment, ShipmentStatus
+from domain.statuses import (
     TERMINAL_STATUSES,
+    CancelReason,
     FinancialStatus,
     FulfillmentStatus,
-    Order,
     OrderStatus,
-    OrderView,
-    Payment,
-    Shipment,
-    ShipmentStatus,
 )
 
 
-def order_status(order: Order) -> OrderStatus:
+class Totals(BaseModel):
+    currency: str
+    subtotal_minor: int
+    cancelled_minor: int
+    total_minor: int
+    authorized_minor: int
+    captured_minor: int
+    refunded_minor: int
+    returned_minor: int = 0  # what returned units were worth (already out of total_minor)
+    appeased_minor: int = 0  # refunded as goodwill, on top of returns
+    voided_minor: int = 0  # the authorization's uncaptured part, given back by a void
+
+
+class OrderView(BaseModel):
+    order_id: str
+    customer_id: str
+    order_type: str
+    flow: FlowRef
+    status: OrderStatus
+    financial_status: FinancialStatus
+    fulfillment_status: FulfillmentStatus
+    current_step: str | None
+    lines: list[OrderLine]
+    shipments: list[Shipment]
+    totals: Totals
+    shipping_address: Address
+    cancel_reason: CancelReason | None = None
+    cancel_note: str | None = None  # why, in words: a decline's message, an operator's note
+    failure: str | None = None
+    holds: list[Hold] = Field(default_factory=list)
+    review: Review | None = None
+    licenses: list[License] = Field(default_factory=list)
+    picked_up_by: str | None = None
+    returns: list[Return] = Field(default_factory=list)
+    appeasements: list[Appeasement] = Field(default_factory=list)
+    return_window_closes_at: datetime | None = None
+    placed_at: datetime
+    updated_at: datetime
+
+
+class OrderState(Protocol):
+    """What the derivations read of an order: `domain.orders.Order`, which builds its view
+    from them (so this module cannot import it)."""
+
+    @property
+    def outcome(self) -> OrderStatus | None: ...
+    @property
+    def review(self) -> Review | None: ...
+    @property
+    def holds(self) -> Sequence[Hold]: ...
+    @property
+    def lines(self) -> Sequence[OrderLine]: ...
+    @property
+    def current_stage(self) -> str | None: ...
+    @property
+    def current_step(self) -> str | None: ...
+    @property
+    def payment(self) -> Payment: ...
+    @property
+    def total_minor(self) -> int: ...
+    @property
+    def return_window_closes_at(self) -> datetime | None: ...
+
+
+def order_status(order: OrderState) -> OrderStatus:
     if order.outcome is not None:
         return order.outcome
     if order.review is not None:
@@ -44,7 +116,7 @@ def order_status(order: Order) -> OrderStatus:
     return OrderStatus.PROCESSING
 
 
-def financial_status(order: Order) -> FinancialStatus:
+def financial_status(order: OrderState) -> FinancialStatus:
     payment = order.payment
     if payment.refunded_minor:
         if payment.refunded_minor >= payment.captured_minor:
@@ -64,7 +136,7 @@ def financial_status(order: Order) -> FinancialStatus:
     return FinancialStatus.PENDING
 
 
-def fulfillment_status(order: Order) -> FulfillmentStatus:
+def fulfillment_status(order: OrderState) -> FulfillmentStatus:
     active = sum(line.active_quantity for line in order.lines)
     sent = sum(
         line.buckets.shipped + line.buckets.delivered + line.buckets.returned
@@ -83,7 +155,7 @@ def voided_minor(payment: Payment) -> int:
     return payment.voided_minor if payment.voided else 0
 
 
-def shown_step(order: Order) -> str | None:
+def shown_step(order: OrderState) -> str | None:
     """The step the view names. The workflow keeps the last step it ran until it finishes;
     once the order has ended, its window is open, or every unit is handed over, no step runs
     any more."""

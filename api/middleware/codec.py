@@ -2,20 +2,9 @@
 protocol, so the Web UI (its "Codec Server" setting, or the dev server's `--ui-codec-endpoint`)
 and the `temporal` CLI (`--codec-endpoint`) can show encrypted payloads to an operator.
 
-Bodies are `temporalio.api.common.v1.Payloads` in protobuf JSON: `{"payloads": [{"metadata":
-{"encoding": "<base64>", ...}, "data": "<base64>"}]}`. Both routes answer 404 when no
-`OMS_PAYLOAD_KEY` is set.
-
-Who may call: an operator key (`Authorization: Bearer <key>`), unless
-`OMS_CODEC_REQUIRE_KEY=false`. The Web UI cannot send one of our keys: it sends only
-`Content-Type` and `X-Namespace`, plus `Authorization: Bearer <its own OIDC access token>`
-when "pass access token" is configured (and only to an https endpoint) and cookies when
-"include cross-origin credentials" is. So decoding in the UI needs either
-`OMS_CODEC_REQUIRE_KEY=false` (what `oms run` uses for its local stack) or a proxy in front
-of this route that checks the UI's token. The CLI sends a key with `--codec-auth`.
-
-CORS: only these routes, only for `OMS_CODEC_CORS_ORIGINS` (default: the dev server's Web UI
-at `http://127.0.0.1:$OMS_UI_PORT` and `http://localhost:$OMS_UI_PORT`).
+Bodies are `Payloads` in protobuf JSON. Both routes answer 404 without `OMS_PAYLOAD_KEY`;
+who may call is `codec_for_caller`'s to say. CORS: only these routes, only for
+`OMS_CODEC_CORS_ORIGINS` (default: the dev server's Web UI on `OMS_UI_PORT`).
 """
 
 from __future__ import annotations
@@ -31,8 +20,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payloads
 
 from api.deps import bearer
-from oms.codec import EncryptionCodec, PayloadDecryptError, payload_codec
-from oms.settings import Settings
+from oms.config.codec import EncryptionCodec, PayloadDecryptError, payload_codec
+from oms.config.settings import Settings
 
 PREFIX = "/codec"
 
@@ -43,6 +32,16 @@ def codec_for_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> EncryptionCodec:
+    """The codec, for an operator key (`Authorization: Bearer <key>`), unless
+    `OMS_CODEC_REQUIRE_KEY=false`. The Web UI cannot send one of our keys: it sends only
+    `Content-Type` and `X-Namespace`, plus `Authorization: Bearer <its own OIDC access token>`
+    when "pass access token" is configured (and only to an https endpoint) and cookies when
+    "include cross-origin credentials" is. So decoding in the UI needs either
+    `OMS_CODEC_REQUIRE_KEY=false` (what `oms run` uses for its local stack) or a proxy in
+    front of this route that checks the UI's token. The CLI sends a key with `--codec-auth`.
+
+    Bodies are `temporalio.api.common.v1.Payloads` in protobuf JSON: `{"payloads":
+    [{"metadata": {"encoding": "<base64>", ...}, "data": "<base64>"}]}`."""
     codec: EncryptionCodec | None = getattr(request.app.state, "payload_codec", None)
     if codec is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "payload encryption is not configured")

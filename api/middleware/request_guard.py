@@ -1,18 +1,9 @@
 """What every request passes before routing (pure ASGI, so before FastAPI parses anything):
-
-- a body larger than `OMS_API_MAX_BODY_BYTES` is a 413, from its `Content-Length` or, for a
-  chunked body, as soon as the bytes received pass the limit;
-- a body not received within `OMS_API_BODY_TIMEOUT_S` is a 408;
-- a body that is not `application/json` (or `application/*+json`) is a 415, unread;
-- a JSON body that cannot be handled safely (too deep, NaN, huge integers, duplicate keys,
-  NUL and other control characters, lone surrogates; `api.json_body`) is a 422 naming the
-  field, in FastAPI's shape, without echoing the value;
-- a card number anywhere in the JSON body or the query string is a 422 naming the field,
-  without echoing the number (`api.card_numbers`); so is a control character in the path
-  or the query.
+the body's size (413), arrival time (408) and media type (415), JSON that cannot be handled
+safely (`json_body`), card numbers (`card_numbers`) and control characters anywhere in the
+request (422, naming the field without echoing it). See `RequestGuard`.
 
 The refused request never reaches a route, so nothing of it is stored, journaled or logged.
-The whole body has been read, so the connection goes on to the next request.
 uvicorn's access log, which prints the query string, masks card numbers (`CardNumberFilter`).
 """
 
@@ -27,10 +18,10 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 
-from api.card_numbers import CARD_MESSAGE, contains_card_number, redact
-from api.json_body import body_errors, card_error, error, loc_part
+from api.middleware.card_numbers import CARD_MESSAGE, contains_card_number, redact
+from api.middleware.json_body import body_errors, card_error, error, loc_part
 from domain.text import escaped, text_problem
-from oms.settings import Settings
+from oms.config.settings import Settings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -40,7 +31,7 @@ Send = Callable[[Message], Awaitable[None]]
 log = logging.getLogger("oms.api.guard")
 
 # Routes that read their body with a parser of their own and answer its errors themselves:
-# the codec's protobuf JSON (api/codec.py). They get no media-type check and no syntax 422.
+# the codec's protobuf JSON (`codec`). They get no media-type check and no syntax 422.
 OWN_PARSERS = ("/codec/",)
 
 
@@ -89,7 +80,20 @@ def install(app: FastAPI, settings: Settings) -> None:
 
 
 class RequestGuard:
-    """Size limit, body timeout, media type and input checks for every HTTP request."""
+    """Size limit, body timeout, media type and input checks for every HTTP request:
+
+    - a body larger than `OMS_API_MAX_BODY_BYTES` is a 413, from its `Content-Length` or, for
+      a chunked body, as soon as the bytes received pass the limit;
+    - a body not received within `OMS_API_BODY_TIMEOUT_S` is a 408;
+    - a body that is not `application/json` (or `application/*+json`) is a 415, unread;
+    - a JSON body that cannot be handled safely (too deep, NaN, huge integers, duplicate
+      keys, NUL and other control characters, lone surrogates; `json_body`) is a 422 naming
+      the field, in FastAPI's shape, without echoing the value;
+    - a card number anywhere in the JSON body or the query string is a 422 naming the field,
+      without echoing the number (`card_numbers`); so is a control character in the path or
+      the query.
+
+    The whole body has been read, so the connection goes on to the next request."""
 
     def __init__(
         self,

@@ -1,0 +1,119 @@
+"""The shoppers: standard orders POSTed to the API as careful clients place them, by
+concurrent clients each on a connection of its own (a closed loop) or at a steady rate (an
+open loop); a 503 is retried with the same Idempotency-Key, its wait counted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from bench.report import Progress
+from bench.stack import OPERATOR_KEY, BenchError, BenchStack
+
+SKUS = ("TSHIRT-BLK-M", "TSHIRT-WHT-M")  # 10,000 units each across EWR and LAX
+# One unit per order: past the seeded stock orders would wait in review for an operator.
+MAX_UNITS = 19_000
+ADDRESS = {
+    "name": "Bench Customer",
+    "line1": "1 Main St",
+    "city": "Springfield",
+    "postal_code": "12345",
+    "country": "US",
+}
+
+
+def order_body(customer: str, n: int) -> dict[str, Any]:
+    return {
+        "customer_id": customer,
+        "lines": [{"sku": SKUS[n % len(SKUS)], "quantity": 1}],
+        "shipping_address": dict(ADDRESS),
+        "payment": {"token": "tok_visa"},
+        "order_type": "standard",
+    }
+
+
+PLACE_ATTEMPTS = 5
+RETRIES = {"503": 0}
+
+
+async def place(http: httpx.AsyncClient, body: dict[str, Any]) -> tuple[float, str]:
+    """POST one order as a careful client does: a 503 (the store or Temporal busy; nothing
+    changed) is retried with the same Idempotency-Key after its Retry-After. The time
+    returned is the whole placement, retries included; `RETRIES` counts them."""
+    key = uuid.uuid4().hex
+    begun = time.perf_counter()
+    for _ in range(PLACE_ATTEMPTS):
+        response = await http.post("/orders", json=body, headers={"Idempotency-Key": key})
+        if response.status_code in (200, 201):
+            return time.perf_counter() - begun, response.json()["order_id"]
+        if response.status_code != 503:
+            break
+        RETRIES["503"] += 1
+        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+    raise BenchError(f"POST /orders answered {response.status_code}: {response.text[:300]}")
+
+
+def api_client(stack: BenchStack, connections: int) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=stack.api_url,
+        headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
+        timeout=60,
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+    )
+
+
+async def place_many(
+    stack: BenchStack,
+    customer: str,
+    count: int,
+    clients: int,
+    progress: Progress | None = None,
+    what: str = "submitted",
+) -> list[tuple[float, str]]:
+    """`count` orders POSTed by `clients` concurrent clients, each its own connection."""
+    results: list[tuple[float, str]] = []
+    https = [api_client(stack, 1) for _ in range(min(clients, count))]
+    indices = iter(range(count))
+
+    async def loop(http: httpx.AsyncClient) -> None:
+        for index in indices:
+            results.append(await place(http, order_body(customer, index)))
+            if progress is not None:
+                progress.update(f"{what} {len(results)}/{count}")
+
+    try:
+        await asyncio.gather(*(loop(http) for http in https))
+    finally:
+        await asyncio.gather(*(http.aclose() for http in https))
+    return results
+
+
+async def place_paced(
+    stack: BenchStack, customer: str, rate: float, seconds: float, clients: int
+) -> list[tuple[float, str]]:
+    """Orders POSTed at a steady `rate` for `seconds` over `clients` connections, each as it
+    falls due (an open loop, as shoppers arrive), rather than each client's next order as
+    soon as its last was answered, which measures the queue a closed loop builds."""
+    count = max(1, round(rate * seconds))
+    https = [api_client(stack, 1) for _ in range(min(clients, count))]
+    free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+    for http in https:
+        free.put_nowait(http)
+    started = time.perf_counter()
+
+    async def one(index: int) -> tuple[float, str]:
+        await asyncio.sleep(max(0.0, started + index / rate - time.perf_counter()))
+        http = await free.get()
+        try:
+            return await place(http, order_body(customer, index))
+        finally:
+            free.put_nowait(http)
+
+    try:
+        return list(await asyncio.gather(*(one(i) for i in range(count))))
+    finally:
+        await asyncio.gather(*(http.aclose() for http in https))

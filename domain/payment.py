@@ -1,0 +1,24 @@
+"""The order's money with the payment gateway: authorized, captured, refunded, voided."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class Payment(BaseModel):
+    authorization_id: str | None = None
+    authorized_minor: int = 0
+    authorized_at: datetime | None = None  # authorizations expire (7 days) and are renewed
+    captured_minor: int = 0
+    refunded_minor: int = 0
+    voided: bool = False
+    voided_minor: int = 0  # what the void gave back; kept, as exchanges add to captured_minor
+    # Exchanges that cost more are charged on authorizations of their own.
+    extra_authorizations: list[str] = Field(default_factory=list)
+
+    def void(self) -> None:
+        """The authorization's uncaptured part goes back; nothing more is captured on it."""
+        self.voided_minor = self.authorized_minor - self.captured_minor
+        self.voided = True

@@ -1,0 +1,93 @@
+"""What a running order offers the modules that act for it: its state, how it calls
+activities and journals, and the moves of its flow. Steps, compensation, interventions,
+concessions and exchanges are written against this, never against the workflow class, so
+none of them imports it; `OrderWorkflow` satisfies it (mypy checks each call)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Literal, Protocol
+
+from domain.flows import FlowDefinition, FlowStep
+from domain.orders import CarriedOrder, Order, OrderInput
+from domain.returns import ConcessionTerms
+from domain.statuses import CancelReason
+from workflows.legacy.rewards import RewardsProgress
+from workflows.returns import ReturnProgress
+from workflows.rewards import RewardLine
+from workflows.tracking import OrderShipments
+
+
+class OrderRun(Protocol):
+    # -- the order's state ---------------------------------------------------------------------
+    order: Order
+    order_input: OrderInput
+    flow: FlowDefinition
+    terms: ConcessionTerms
+    payment_token: str
+    pickup_window: timedelta
+    cursor: int
+    completed: list[str]
+    skips: set[str]
+    running_step: str | None
+    counters: dict[str, int]
+    return_inbox: list[ReturnProgress]
+    exchanges_due: list[tuple[str, str, int]]
+    return_tasks: dict[str, asyncio.Task[None]]
+    shipments: OrderShipments
+
+    @property
+    def current_step_id(self) -> str | None: ...
+
+    def carried(self) -> CarriedOrder: ...
+
+    def commands_pending(self) -> bool: ...
+
+    # -- effects: activities, keys, the journal ------------------------------------------------
+    async def call(
+        self,
+        activity: Callable[..., Any],
+        arg: Any,
+        *,
+        summary: str,
+        local: bool = ...,
+        **options: Any,
+    ) -> Any: ...
+
+    def activity_options(self, step: FlowStep, defaults: dict[str, Any]) -> dict[str, Any]: ...
+
+    def key(self, step: FlowStep) -> str: ...
+
+    def next_key(self, purpose: str) -> str: ...
+
+    async def void(self, authorization_id: str, *, reason: str | None = ...) -> None: ...
+
+    def record(
+        self, type: str, *, actor: str = ..., reason: str | None = ..., **data: Any
+    ) -> None: ...
+
+    def set_details(self, details: str) -> None: ...
+
+    def start_journal(self) -> None: ...
+
+    async def flush_journal(self) -> None: ...
+
+    async def wait(self, condition: Callable[[], bool], timeout: float | None = ...) -> bool: ...
+
+    # -- the flow's moves ----------------------------------------------------------------------
+    async def finish_cancelled(
+        self, reason: CancelReason, *, actor: str = ..., note: str | None = ...
+    ) -> None: ...
+
+    async def decide_review(self, request: Any, *, actor: str) -> None: ...
+
+    async def backtrack(self, to_step: str, *, actor: str, reason: str) -> None: ...
+
+    # -- after delivery ------------------------------------------------------------------------
+    def window_open(self) -> bool: ...
+
+    async def tell_rewards(self, kind: Literal["award", "claw_back"], line: RewardLine) -> None: ...
+
+    def rewards_progressed(self, progress: RewardsProgress) -> None: ...
