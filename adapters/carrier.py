@@ -20,7 +20,7 @@ from sqlalchemy import Table, select
 from domain.addresses import Address
 from domain.shipments import AllocatedLine
 from store.db import Store
-from store.tables import CarrierReturnLabel, CarrierShipment
+from store.sandbox_tables import CarrierReturnLabel, CarrierShipment
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from oms.config.auth import parse_api_keys
 from oms.config.logs import configure_logging
 from oms.config.settings import Settings, get_settings
 from store.db import Store
-from store.tables import CarrierShipment
+from store.sandbox_tables import CarrierShipment
 
 log = logging.getLogger("oms.carrier")
 

@@ -31,7 +31,7 @@ from adapters.payments import (
     RiskAssessment,
 )
 from store.db import Store
-from store.tables import GatewayAttempt, PaymentAuthorization, PaymentOperation
+from store.sandbox_tables import GatewayAttempt, PaymentAuthorization, PaymentOperation
 
 RISK_SCORES = {"tok_risk_elevated": 75, "tok_risk_highest": 97}
 TEST_TOKENS = ("tok_visa", "tok_declined", "tok_flaky", *RISK_SCORES)

@@ -1,162 +1,242 @@
-"""The `oms` command."""
+"""The `oms` command: the system's processes, its upkeep, and the operator commands
+(`oms/commands/`). `main(argv)` returns the exit code instead of exiting."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
 
 from oms import commands as operator_commands
+from oms.commands.output import emit, table
 from oms.config.settings import get_settings
+
+RUN_PANEL = "Run the system"
+UPKEEP_PANEL = "Upkeep"
+# `oms --help` lists the commands in this order.
+COMMANDS = [
+    *("run", "worker", "carrier", "migrate", "bench", "history", "patches", "projections"),
+    *("orders", "returns", "cancel", "hold", "release", "backtrack", "skip", "review", "flows"),
+]
+
+
+class InOrder(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        known = sorted(set(self.commands) & set(COMMANDS), key=COMMANDS.index)
+        return known + sorted(set(self.commands) - set(COMMANDS))
+
+
+app = typer.Typer(
+    cls=InOrder,
+    name="oms",
+    help="Temporal OMS",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # a traceback never prints settings or keys
+)
+history_app = typer.Typer(help="workflow histories for the replay suite", no_args_is_help=True)
+projections_app = typer.Typer(help="the read model kept from the journal", no_args_is_help=True)
+app.add_typer(history_app, name="history", rich_help_panel=UPKEEP_PANEL)
+app.add_typer(projections_app, name="projections", rich_help_panel=UPKEEP_PANEL)
+
+
+def done(code: int) -> None:
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command(rich_help_panel=RUN_PANEL)
+def run() -> None:
+    """Temporal dev server, API and worker, together"""
+    from oms.launcher import run as run_stack
+
+    done(run_stack(get_settings()))
+
+
+@app.command(rich_help_panel=RUN_PANEL)
+def worker() -> None:
+    """run one worker"""
+    from workers.main import serve
+
+    asyncio.run(serve(get_settings()))
+
+
+@app.command(rich_help_panel=RUN_PANEL)
+def carrier() -> None:
+    """run the simulated carrier (OMS_CARRIER=simulated)"""
+    from adapters.carrier_simulator import serve as simulate_carrier
+
+    asyncio.run(simulate_carrier(get_settings()))
+
+
+@app.command(rich_help_panel=RUN_PANEL)
+def migrate() -> None:
+    """migrate the store and seed the catalog"""
+    from store.catalog import seed_catalog
+    from store.db import Store
+    from store.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.resolved_database_url)
+
+    async def seed() -> None:
+        store = Store(settings.resolved_database_url)
+        await seed_catalog(store)
+        await store.close()
+
+    asyncio.run(seed())
+
+
+BENCH_HELP = (
+    "Runs the benchmark on its own Temporal dev server, API and workers on free ports; "
+    "prints the figures and writes them as JSON."
+)
+
+
+@app.command(
+    short_help="benchmark an embedded stack of its own (see bench/)",
+    help=BENCH_HELP,
+    rich_help_panel=RUN_PANEL,
+    add_help_option=False,  # `oms bench --help` is bench's own
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def bench(ctx: typer.Context) -> None:
+    from bench.options import add_arguments, resolve
+
+    parser = argparse.ArgumentParser(prog="oms bench", description=BENCH_HELP)
+    add_arguments(parser)
+    options = resolve(parser.parse_args(ctx.args))
+    from bench.run import execute
+
+    done(execute(options))
+
+
+@history_app.command(
+    short_help="write an order's history (and its shipments') as JSON",
+    help="Writes <name>__<workflow_id>.json for order-ORDER_ID and each shipment-ORDER_ID-n "
+    "it started, or for the one workflow given by --workflow-id.",
+)
+def export(
+    ctx: typer.Context,
+    order_id: Annotated[str | None, typer.Argument(metavar="ORDER_ID")] = None,
+    workflow_id: Annotated[
+        str | None, typer.Option(help="export this one workflow instead of an order")
+    ] = None,
+    out: Annotated[Path, typer.Option(metavar="DIR", help="where the files go")] = Path(
+        "tests/histories"
+    ),
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="file name prefix (default: order type and status, e.g. standard_completed)"
+        ),
+    ] = None,
+) -> None:
+    if not (order_id or workflow_id):
+        ctx.fail("give an ORDER_ID or --workflow-id")
+    if order_id and workflow_id:
+        ctx.fail("give an ORDER_ID or --workflow-id, not both")
+    from temporalio.service import RPCError
+
+    from oms.history import export_command
+
+    settings = get_settings()
+    try:
+        paths = asyncio.run(
+            export_command(settings, order_id, workflow_id=workflow_id, directory=out, name=name)
+        )
+    except (RPCError, RuntimeError, ValueError) as error:
+        print(f"oms history export: {error}", file=sys.stderr)
+        raise typer.Exit(1) from error
+    for path in paths:
+        print(path)
+
+
+@history_app.command(
+    short_help="replay exported histories against the current workflow code",
+    help="Replays each exported history file (or each *.json in a directory) in the strict "
+    "sandbox the replay suite uses, skipping files that are not .json; prints ok or FAIL per "
+    "file and a summary, and exits non-zero when any file fails or there is nothing to "
+    "replay. Example: oms history replay tests/histories/*.json",
+)
+def replay(paths: Annotated[list[Path], typer.Argument(metavar="PATH")]) -> None:
+    from oms.history import replay_command
+
+    done(asyncio.run(replay_command(paths)))
+
+
+@app.command(
+    short_help="running orders per workflow patch (which old paths are still in use)",
+    help="For each patch in workflows/patches.py: running orders that took it and those that "
+    "did not (started before it, or not at that code yet). A patch whose old path no running "
+    "order needs can be deprecated (docs/versioning.md).",
+    rich_help_panel=UPKEEP_PANEL,
+)
+def patches(
+    json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    task_queue: Annotated[
+        str | None, typer.Option(help="count only orders on this task queue")
+    ] = None,
+) -> None:
+    from oms.config.temporal import connect
+    from oms.patches import count_patches
+
+    async def counted():  # noqa: ANN202
+        return await count_patches(await connect(get_settings()), task_queue)
+
+    counts = asyncio.run(counted())
+    if json_:
+        print(json.dumps([asdict(c) for c in counts]))
+        return
+    headers = ["patch", "since", "running with it", "running without it"]
+    emit(table(headers, [(c.patch, c.since, c.running_with, c.running_without) for c in counts]))
+
+
+@projections_app.command()
+def rebuild() -> None:
+    """rebuild the order list, line buckets and review queue from the journal"""
+    from store.db import Store
+    from store.migrate import upgrade
+    from store.projections import rebuild as rebuild_projections
+
+    settings = get_settings()
+    upgrade(settings.resolved_database_url)
+
+    async def rebuild_all():  # noqa: ANN202
+        store = Store(settings.resolved_database_url)
+        try:
+            return await rebuild_projections(store)
+        finally:
+            await store.close()
+
+    rebuilt = asyncio.run(rebuild_all())
+    print(
+        f"rebuilt from the journal: {rebuilt.orders} orders, {rebuilt.events} events, "
+        f"{rebuilt.snapshots} snapshots"
+    )
+
+
+# Operator commands over the API: oms orders, returns, cancel, hold, release, backtrack,
+# skip, review, flows (see oms/commands/).
+operator_commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="oms", description="Temporal OMS")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("run", help="Temporal dev server, API and worker, together")
-    commands.add_parser("worker", help="run one worker")
-    commands.add_parser("carrier", help="run the simulated carrier (OMS_CARRIER=simulated)")
-    commands.add_parser("migrate", help="migrate the store and seed the catalog")
-    bench = commands.add_parser(
-        "bench",
-        help="benchmark an embedded stack of its own (see bench/)",
-        description="Runs the benchmark on its own Temporal dev server, API and workers on "
-        "free ports; prints the figures and writes them as JSON.",
-    )
-    from bench.options import add_arguments as add_bench_arguments
-
-    add_bench_arguments(bench)
-    history = commands.add_parser("history", help="workflow histories for the replay suite")
-    history_commands = history.add_subparsers(dest="history_command", required=True)
-    export = history_commands.add_parser(
-        "export",
-        help="write an order's history (and its shipments') as JSON",
-        description="Writes <name>__<workflow_id>.json for order-ORDER_ID and each "
-        "shipment-ORDER_ID-n it started, or for the one workflow given by --workflow-id.",
-    )
-    export.add_argument("order_id", nargs="?", metavar="ORDER_ID")
-    export.add_argument("--workflow-id", help="export this one workflow instead of an order")
-    export.add_argument("--out", type=Path, default=Path("tests/histories"), metavar="DIR")
-    export.add_argument(
-        "--name", help="file name prefix (default: order type and status, e.g. standard_completed)"
-    )
-    replay = history_commands.add_parser(
-        "replay",
-        help="replay exported histories against the current workflow code",
-        description="Replays each exported history file (or each *.json in a directory) in "
-        "the strict sandbox the replay suite uses, skipping files that are not .json; prints "
-        "ok or FAIL per file and a summary, and exits non-zero when any file fails or there "
-        "is nothing to replay. Example: oms history replay tests/histories/*.json",
-    )
-    replay.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    patches = commands.add_parser(
-        "patches",
-        help="running orders per workflow patch (which old paths are still in use)",
-        description="For each patch in workflows/patches.py: running orders that took it and "
-        "those that did not (started before it, or not at that code yet). A patch whose old "
-        "path no running order needs can be deprecated (docs/versioning.md).",
-    )
-    patches.add_argument("--json", action="store_true", help="print JSON")
-    patches.add_argument("--task-queue", help="count only orders on this task queue")
-    projections = commands.add_parser("projections", help="the read model kept from the journal")
-    projections.add_subparsers(dest="projections_command", required=True).add_parser(
-        "rebuild", help="rebuild the order list, line buckets and review queue from the journal"
-    )
-    # Operator commands over the API: oms orders, cancel, hold, release, backtrack, skip,
-    # review, returns, flows (see oms/commands/).
-    operator_commands.register(commands)
-    args = parser.parse_args(argv)
-    if hasattr(args, "handler"):
-        return operator_commands.run(args)
-    if args.command == "history" and args.history_command == "replay":
-        from oms.history import replay_command
-
-        return asyncio.run(replay_command(args.paths))
-    if args.command == "history" and not (args.order_id or args.workflow_id):
-        export.error("give an ORDER_ID or --workflow-id")
-    if args.command == "history" and args.order_id and args.workflow_id:
-        export.error("give an ORDER_ID or --workflow-id, not both")
-    settings = get_settings()
-    if args.command == "patches":
-        from oms.patches import patches_command
-
-        return asyncio.run(patches_command(settings, as_json=args.json, task_queue=args.task_queue))
-    if args.command == "run":
-        from oms.launcher import run
-
-        return run(settings)
-    if args.command == "worker":
-        from workers.main import serve
-
-        asyncio.run(serve(settings))
-        return 0
-    if args.command == "carrier":
-        from adapters.carrier_simulator import serve as simulate_carrier
-
-        asyncio.run(simulate_carrier(settings))
-        return 0
-    if args.command == "bench":
-        from bench.options import resolve
-        from bench.run import execute
-
-        return execute(resolve(args))
-    if args.command == "migrate":
-        from store.catalog import seed_catalog
-        from store.db import Store
-        from store.migrate import upgrade
-
-        upgrade(settings.resolved_database_url)
-
-        async def seed() -> None:
-            store = Store(settings.resolved_database_url)
-            await seed_catalog(store)
-            await store.close()
-
-        asyncio.run(seed())
-        return 0
-    if args.command == "projections":
-        from store.db import Store
-        from store.migrate import upgrade
-        from store.projections import rebuild
-
-        upgrade(settings.resolved_database_url)
-
-        async def rebuild_all():  # noqa: ANN202
-            store = Store(settings.resolved_database_url)
-            try:
-                return await rebuild(store)
-            finally:
-                await store.close()
-
-        done = asyncio.run(rebuild_all())
-        print(
-            f"rebuilt from the journal: {done.orders} orders, {done.events} events, "
-            f"{done.snapshots} snapshots"
-        )
-        return 0
-    if args.command == "history":
-        from temporalio.service import RPCError
-
-        from oms.history import export_command
-
-        try:
-            paths = asyncio.run(
-                export_command(
-                    settings,
-                    args.order_id,
-                    workflow_id=args.workflow_id,
-                    directory=args.out,
-                    name=args.name,
-                )
-            )
-        except (RPCError, RuntimeError, ValueError) as error:
-            print(f"oms history export: {error}", file=sys.stderr)
-            return 1
-        for path in paths:
-            print(path)
-        return 0
-    return 2
+    try:
+        typer.main.get_command(app).main(args=argv, prog_name="oms")
+    except SystemExit as ended:
+        if ended.code is None or isinstance(ended.code, int):
+            return ended.code or 0
+        raise  # a message to print: Python prints it and exits 1
+    return 0
 
 
 if __name__ == "__main__":

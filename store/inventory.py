@@ -1,8 +1,6 @@
-"""Stock reservations per warehouse, idempotent by reservation id.
-
-Stock never goes negative: every decrement is a conditional UPDATE (`available >= n`)
-inside one transaction, so two orders racing for the last unit cannot both win.
-"""
+"""Stock reservations per warehouse, idempotent by reservation id. Stock never goes
+negative: every decrement is a conditional UPDATE (`available >= n`) inside one
+transaction, so two orders racing for the last unit cannot both win."""
 
 from __future__ import annotations
 
@@ -249,14 +247,11 @@ async def _give_back(session: AsyncSession, row: Reservation, quantity: int) -> 
 
 
 async def restock(store: Store, restock_id: str, warehouse: str, lines: list[AllocatedLine]) -> int:
-    """Put returned resellable units back on sale in `warehouse`, creating the stock row a
-    SKU lacks there. Keyed by `restock_id`: a retry finds its restock recorded and adds
-    nothing. Digital SKUs have no stock rows (their stock is unlimited) and are passed over.
-    Returns the units added."""
+    """Put returned resellable units back on sale in `warehouse`; keyed by `restock_id`, so a
+    retry adds nothing. Digital SKUs have no stock rows and are passed over. Units added."""
     wanted = {sku: n for sku, n in _per_sku(lines).items() if n > 0}
     async with store.transaction() as session:
-        # Insert the key first: of two concurrent retries only one inserts, the other
-        # waits for it and then finds the row.
+        # The key first: of two concurrent retries one inserts, the other then finds it.
         recorded = await session.scalar(
             store.insert(Restock)
             .values(

@@ -20,8 +20,8 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from oms.config.logs import JsonFormatter, json_handler, order_id_from_workflow_id, request_scope
 from oms.config.temporal import connect
-from tests.conftest import Stack, free_port, running_stack
-from tests.orders import intervene, order_body, place, wait_for_status, wait_until
+from tests.helpers.orders import intervene, order_body, place, wait_for_status, wait_until
+from tests.helpers.stack import Stack, free_port, running_stack
 from workers.main import build_worker
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

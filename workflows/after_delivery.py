@@ -51,7 +51,7 @@ class OrderAfterDelivery:
     def order(self) -> Order:
         return self._run.order
 
-    # -- reports from the children (by signal, read in `InterventionHandlers.on_signal`) --------
+    # -- reports from the children (by signal, read by `OrderInbox`) --------
 
     def rewards_progressed(self, progress: RewardsProgress) -> None:
         run = self._run
@@ -179,7 +179,16 @@ class OrderAfterDelivery:
         if not (self._quiet() and workflow.all_handlers_finished()):
             run.start_journal()
             return
-        workflow.continue_as_new(run.order_input.model_copy(update={"carried": run.carried()}))
+        carried = CarriedOrder(
+            order=run.order,
+            seq=run.journal.seq,
+            counters=run.counters,
+            epochs=run.epochs,
+            completed=run.completed,
+            rewards_started=self.rewards_started,
+            rewards_in_order=self.rewards_in_order,
+        )
+        workflow.continue_as_new(run.order_input.model_copy(update={"carried": carried}))
 
     # -- rewards --------------------------------------------------------------------------------
 

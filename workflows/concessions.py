@@ -17,17 +17,16 @@ from temporalio.exceptions import ChildWorkflowError
 with workflow.unsafe.imports_passed_through():
     from activities.catalog import CatalogActivities, CatalogPrice
     from domain.events import SYSTEM, EventType
-    from domain.interventions import AppeasementRequest, ReturnRequest
+    from domain.interventions import ReturnRequest
     from domain.returns import (
         RETURN_ENDS,
         RETURN_PROGRESS,
-        Appeasement,
         Return,
         ReturnLine,
         ReturnStatus,
     )
     from domain.shipments import ShipmentStatus
-    from workflows import activity_options, effects
+    from workflows import activity_options
     from workflows.outcomes import InterventionRefused
     from workflows.returns import ReturnInput, ReturnProgress, ReturnWorkflow, return_workflow_id
     from workflows.rewards import reward_line
@@ -263,61 +262,6 @@ async def _complete_return(run: OrderRun, ret: Return) -> None:
         refunded_minor=ret.refunded_minor,
         restocked=sum(ret.restocked.values()),
     )
-
-
-async def refund(run: OrderRun, key: str, amount: int, reason: str) -> int:
-    """Refund to the original payment, capped by what the order may still give back."""
-    order = run.order
-    amount = min(amount, order.refundable_minor)
-    if amount <= 0 or order.payment.authorization_id is None:
-        return 0
-    refunded = await effects.refund(
-        run.call,
-        order_id=order.order_id,
-        key=key,
-        authorization_id=order.payment.authorization_id,
-        amount_minor=amount,
-        summary=f"refund {amount}: {reason}",
-    )
-    order.payment.refunded_minor += refunded.amount_minor
-    run.record(
-        EventType.REFUND_ISSUED,
-        amount_minor=refunded.amount_minor,
-        refund_id=refunded.operation_id,
-        reason=reason,
-    )
-    return refunded.amount_minor
-
-
-async def appease(run: OrderRun, request: AppeasementRequest, actor: str) -> dict[str, Any]:
-    number = run.counters.get("appeasement", 0) + 1
-    run.counters["appeasement"] = number
-    appeasement_id = f"{run.order.order_id}-A{number}"
-    run.record(
-        EventType.APPEASEMENT_REQUESTED,
-        actor=actor,
-        reason=request.reason,
-        appeasement_id=appeasement_id,
-        amount_minor=request.amount_minor,
-    )
-    # Checked again just before this, so the whole amount is refundable.
-    refunded = await refund(run, f"{appeasement_id}:refund", request.amount_minor, "appeasement")
-    appeasement = Appeasement(
-        appeasement_id=appeasement_id,
-        amount_minor=refunded,
-        reason=request.reason,
-        actor=actor,
-        at=workflow.now(),
-    )
-    run.order.appeasements.append(appeasement)
-    run.record(
-        EventType.APPEASEMENT_ISSUED,
-        actor=actor,
-        reason=request.reason,
-        appeasement_id=appeasement_id,
-        amount_minor=refunded,
-    )
-    return appeasement.model_dump(mode="json")
 
 
 def _moves_forward(current: ReturnStatus, reported: ReturnStatus) -> bool:

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.returns import Return, ReturnLine
     from domain.shipments import AllocatedLine
     from workflows import activity_options, effects
-    from workflows.concessions import refund
+    from workflows.refunds import refund
     from workflows.rewards import reward_line
     from workflows.steps.failures import error_message
 

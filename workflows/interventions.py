@@ -18,8 +18,9 @@ with workflow.unsafe.imports_passed_through():
         ReviewRequest,
     )
     from domain.shipments import AllocatedLine, ShipmentStatus
-    from workflows import activity_options, concessions, effects
+    from workflows import activity_options, concessions, effects, refunds
     from workflows.outcomes import InterventionRefused
+    from workflows.rules import cancel
 
 if TYPE_CHECKING:
     from workflows.run import OrderRun
@@ -30,29 +31,15 @@ if TYPE_CHECKING:
 
 async def _cancel(run: OrderRun, request: CancelRequest, actor: str) -> None:
     order = run.order
-    wanted = (
-        {item.line_id: item.quantity for item in request.lines}
-        if request.lines
-        else {line.line_id: order.cancellable(line.line_id) for line in order.lines}
-    )
-    taken: dict[str, int] = dict.fromkeys(wanted, 0)
+    units = cancel.wanted(order, request)
+    taken: dict[str, int] = dict.fromkeys(units, 0)
     refusals: list[str] = []
-    # Units not yet reserved go first; then reserved units, newest shipment first.
-    for line_id, quantity in wanted.items():
-        take = min(quantity, order.line(line_id).buckets.pending)
+    for line_id, take in cancel.from_pending(order, units).items():
         order.line(line_id).move("pending", "cancelled", take)
         taken[line_id] += take
     number = run.next_key("cancel")
     for allocation in reversed(order.allocations):
-        remove = []
-        for item in allocation.lines:
-            take = (
-                min(wanted[item.line_id] - taken.get(item.line_id, 0), item.quantity)
-                if (item.line_id in wanted)
-                else 0
-            )
-            if take > 0:
-                remove.append(AllocatedLine(line_id=item.line_id, sku=item.sku, quantity=take))
+        remove = cancel.from_allocation(allocation, units, taken)
         if not remove:
             continue
         shipment = run.shipments.shipment_for(allocation)
@@ -94,8 +81,7 @@ async def _cancel(run: OrderRun, request: CancelRequest, actor: str) -> None:
         refused=refusals,
     )
     # Never hold more of the customer's money than the order is now worth.
-    excess = order.payment.captured_minor - order.payment.refunded_minor - order.total_minor
-    if excess > 0 and order.payment.authorization_id:
+    if (excess := cancel.excess(order)) > 0 and order.payment.authorization_id:
         key = run.next_key("refund")
         await effects.refund(
             run.call,
@@ -170,7 +156,7 @@ async def apply(run: OrderRun, kind: str, request: Any, actor: str) -> Any:
     elif kind == "request_return":
         return await concessions.request_return(run, request, actor)
     elif kind == "appease":
-        return await concessions.appease(run, request, actor)
+        return await refunds.appease(run, request, actor)
     elif kind == "pickup":
         order.picked_up_by = request.picked_up_by or actor
         run.record(

@@ -11,9 +11,10 @@ from datetime import timedelta
 from typing import Any, Literal, Protocol
 
 from domain.flows import FlowDefinition, FlowStep
-from domain.orders import CarriedOrder, Order, OrderInput
+from domain.orders import Order, OrderInput
 from domain.returns import ConcessionTerms
 from domain.statuses import CancelReason
+from workflows.journal import OrderJournal
 from workflows.legacy.rewards import RewardsProgress
 from workflows.returns import ReturnProgress
 from workflows.rewards import RewardLine
@@ -33,15 +34,16 @@ class OrderRun(Protocol):
     skips: set[str]
     running_step: str | None
     counters: dict[str, int]
+    epochs: dict[str, int]  # a step's epoch, bumped when it runs again (backtrack, retry)
+    review_sla: timedelta
     return_inbox: list[ReturnProgress]
     exchanges_due: list[tuple[str, str, int]]
     return_tasks: dict[str, asyncio.Task[None]]
     shipments: OrderShipments
+    journal: OrderJournal
 
     @property
     def current_step_id(self) -> str | None: ...
-
-    def carried(self) -> CarriedOrder: ...
 
     def commands_pending(self) -> bool: ...
 
@@ -86,6 +88,8 @@ class OrderRun(Protocol):
     async def backtrack(self, to_step: str, *, actor: str, reason: str) -> None: ...
 
     # -- after delivery ------------------------------------------------------------------------
+    async def return_window(self) -> None: ...
+
     def window_open(self) -> bool: ...
 
     async def tell_rewards(self, kind: Literal["award", "claw_back"], line: RewardLine) -> None: ...

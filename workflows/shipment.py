@@ -7,7 +7,9 @@ Orders that started before that run it as a child, `workflows.legacy.shipment`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -17,6 +19,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.shipping import BookShipmentRequest, ShippingActivities
     from domain.addresses import Address
+    from domain.orders import Order
     from domain.shipments import AllocatedLine, Shipment, ShipmentStatus
     from workflows import activity_options, effects
 
@@ -238,3 +241,27 @@ class ShipmentRun:
                 note=note,
             )
         )
+
+
+@dataclass
+class ShipmentWatch:
+    task: asyncio.Task[None]
+    failure: str | None = None
+    run: ShipmentRun | None = None  # None for a shipment carried by a child workflow
+
+
+class ShipmentsHost(Protocol):
+    """What the shipments use of the order they belong to."""
+
+    order: Order
+    counters: dict[str, int]
+
+    def record(
+        self, type: str, *, actor: str = ..., reason: str | None = ..., **data: Any
+    ) -> None: ...
+
+    def next_key(self, purpose: str) -> str: ...
+
+    async def call(
+        self, activity: Any, arg: Any, *, summary: str, local: bool = ..., **options: Any
+    ) -> Any: ...

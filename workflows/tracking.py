@@ -1,16 +1,11 @@
-"""The order's shipments as the order workflow sees them: runs it starts, follows, feeds
-the carrier's events to, and asks to give up units.
-
-A shipment runs inside the order (`ShipmentRun`), its activities local and its progress
-applied in place. Orders that started before that carry theirs as `ShipmentWorkflow`
-children, which report by signal; both kinds end up in the same `apply_shipment`."""
+"""The order's shipments (`OrderShipments`): runs it starts, follows, feeds the carrier's
+events to and asks to give up units; in place (`ShipmentRun`) or, for older orders, as
+`ShipmentWorkflow` children reporting by signal, both ending in `apply_shipment`."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -38,6 +33,8 @@ with workflow.unsafe.imports_passed_through():
         ShipmentInput,
         ShipmentProgress,
         ShipmentRun,
+        ShipmentsHost,
+        ShipmentWatch,
     )
     from workflows.steps.failures import error_message
 
@@ -48,30 +45,6 @@ SHIPMENT_EVENTS = {
     ShipmentStatus.IN_TRANSIT: EventType.SHIPMENT_IN_TRANSIT,
     ShipmentStatus.DELIVERED: EventType.SHIPMENT_DELIVERED,
 }
-
-
-@dataclass
-class ShipmentWatch:
-    task: asyncio.Task[None]
-    failure: str | None = None
-    run: ShipmentRun | None = None  # None for a shipment carried by a child workflow
-
-
-class ShipmentsHost(Protocol):
-    """What the shipments use of the order they belong to."""
-
-    order: Order
-    counters: dict[str, int]
-
-    def record(
-        self, type: str, *, actor: str = ..., reason: str | None = ..., **data: Any
-    ) -> None: ...
-
-    def next_key(self, purpose: str) -> str: ...
-
-    async def call(
-        self, activity: Any, arg: Any, *, summary: str, local: bool = ..., **options: Any
-    ) -> Any: ...
 
 
 class _InPlace:
@@ -114,9 +87,8 @@ class OrderShipments:
             return
         watch = self._watches.get(report.shipment_id)
         if watch is None and self._not_yet_opened(report.shipment_id):
-            # The carrier can answer a booking before the workflow task that made it is
-            # recorded: when that task runs again (its worker died), this event comes first
-            # and the shipment opens after it. It is kept for the shipment.
+            # The carrier answered a booking whose task runs again (its worker died): the
+            # event comes before the shipment opens again, and is kept for it.
             self._early_carrier_events.setdefault(report.shipment_id, []).append(report.event)
         elif watch is None:
             self._host.record(
@@ -164,9 +136,7 @@ class OrderShipments:
         self._change_results[result.request_id] = result
 
     def _not_yet_opened(self, shipment_id: str) -> bool:
-        """Whether an id is one this order will give a shipment it has not opened yet.
-        (Signals are handled before the run starts, so this cannot ask which kind of
-        order this is; an order whose shipments are children never opens one this way.)"""
+        """Whether an id is one this order will give a shipment it has not opened yet."""
         named = parse_shipment_id(shipment_id)
         return (
             named is not None

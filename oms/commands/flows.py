@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from typing import Annotated, Any
+
+import typer
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
 
 from oms.client import OmsClient
-from oms.commands import render
+from oms.commands.common import Json, call
+from oms.commands.output import answer, stack, table
 
 
-def versions_table(found: list[dict[str, Any]]) -> str:
-    return render.table(
+def versions_table(found: list[dict[str, Any]]) -> Table:
+    return table(
         ["TYPE", "VERSION", "STEPS", "RETIRED", "DESCRIPTION"],
         [
             (
@@ -25,7 +30,7 @@ def versions_table(found: list[dict[str, Any]]) -> str:
     )
 
 
-def steps_table(definition: dict[str, Any]) -> str:
+def steps_table(definition: dict[str, Any]) -> RenderableType:
     head = f"{definition['type']} v{definition['version']}"
     if definition.get("description"):
         head += f": {definition['description']}"
@@ -38,7 +43,7 @@ def steps_table(definition: dict[str, Any]) -> str:
         policy = step.get("retry")
         return f"{policy['max_attempts']} attempts" if policy else ""
 
-    steps = render.table(
+    steps = table(
         ["#", "ID", "STEP", "ON FAILURE", "SKIPPABLE", "WHEN", "RETRY"],
         [
             (
@@ -53,32 +58,41 @@ def steps_table(definition: dict[str, Any]) -> str:
             for n, step in enumerate(definition.get("steps", []), start=1)
         ],
     )
-    return f"{head}\n\n{steps}"
+    return stack(Text(head, style="bold"), steps)
 
 
-def listing(client: OmsClient, args: argparse.Namespace) -> int:
-    answer = client.flows()
-    render.answer(answer, lambda a: versions_table(a["data"]), as_json=args.json)
+def listing(client: OmsClient, args: Any) -> int:
+    answer(client.flows(), lambda a: versions_table(a["data"]), as_json=args.json)
     return 0
 
 
-def show(client: OmsClient, args: argparse.Namespace) -> int:
+def show(client: OmsClient, args: Any) -> int:
     if args.version is None:
-        answer = client.flow_versions(args.type)
-        render.answer(answer, lambda a: versions_table(a["data"]), as_json=args.json)
+        found = client.flow_versions(args.type)
+        answer(found, lambda a: versions_table(a["data"]), as_json=args.json)
     else:
-        render.answer(client.flow(args.type, args.version), steps_table, as_json=args.json)
+        answer(client.flow(args.type, args.version), steps_table, as_json=args.json)
     return 0
 
 
-def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    flows = commands.add_parser("flows", help="order types and their flow versions")
-    sub = flows.add_subparsers(dest="flows_command", required=True)
-    parser = sub.add_parser("list", parents=[common], help="the latest version of every type")
-    parser.set_defaults(handler=listing)
-    parser = sub.add_parser(
-        "show", parents=[common], help="a type's versions, or one version's steps"
-    )
-    parser.add_argument("type", metavar="TYPE")
-    parser.add_argument("version", nargs="?", type=int, metavar="VERSION")
-    parser.set_defaults(handler=show)
+flows_app = typer.Typer(help="order types and their flow versions", no_args_is_help=True)
+
+
+@flows_app.command("list", help="the latest version of every type")
+def list_command(json: Json = False) -> None:
+    call(listing, json=json)
+
+
+@flows_app.command("show", help="a type's versions, or one version's steps")
+def show_command(
+    type: Annotated[str, typer.Argument(metavar="TYPE", help="the order type, e.g. standard")],
+    version: Annotated[
+        int | None, typer.Argument(metavar="VERSION", help="one version: its steps")
+    ] = None,
+    json: Json = False,
+) -> None:
+    call(show, type=type, version=version, json=json)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(flows_app, name="flows", rich_help_panel="Flows (through the API)")

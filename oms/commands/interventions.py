@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import typer
 
 from oms.client import OmsClient
-from oms.commands import render
-from oms.commands.orders import add_watch_options
+from oms.commands import views
+from oms.commands.common import ORDERS_PANEL, Interval, Json, OrderId, Timeout, call
+from oms.commands.output import answer
 from oms.commands.watch import watch
 
 
@@ -15,11 +17,11 @@ def line_quantity(text: str) -> dict[str, Any]:
     """`ln_1=2` → `{"line_id": "ln_1", "quantity": 2}`."""
     line_id, sep, quantity = text.partition("=")
     if not sep or not line_id or not quantity.isdigit() or int(quantity) < 1:
-        raise argparse.ArgumentTypeError(f"expected LINE_ID=QUANTITY, e.g. ln_1=2, not {text!r}")
+        raise typer.BadParameter(f"expected LINE_ID=QUANTITY, e.g. ln_1=2, not {text!r}")
     return {"line_id": line_id, "quantity": int(quantity)}
 
 
-def body_of(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+def body_of(kind: str, args: Any) -> dict[str, Any]:
     if kind == "cancel":
         body = {"reason": args.reason, "lines": args.lines}
     elif kind in ("hold", "release"):
@@ -34,12 +36,12 @@ def body_of(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value is not None}
 
 
-def intervene(client: OmsClient, args: argparse.Namespace) -> int:
-    answer = client.intervene(args.order_id, args.kind, body_of(args.kind, args))
-    if "undo_steps" in answer:  # a backtrack's dry run answers with its plan
-        render.answer(answer, render.plan, as_json=args.json)
+def intervene(client: OmsClient, args: Any) -> int:
+    found = client.intervene(args.order_id, args.kind, body_of(args.kind, args))
+    if "undo_steps" in found:  # a backtrack's dry run answers with its plan
+        answer(found, views.plan, as_json=args.json)
         return 0
-    render.answer(answer, lambda view: f"{args.kind}: {render.summary(view)}", as_json=args.json)
+    answer(found, lambda view: views.summary_text(view, f"{args.kind}: "), as_json=args.json)
     if getattr(args, "wait", False):
         return watch(
             client, args.order_id, timeout=args.timeout, interval=args.interval, as_json=args.json
@@ -47,43 +49,110 @@ def intervene(client: OmsClient, args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    waiting = argparse.ArgumentParser(add_help=False)
-    waiting.add_argument(
-        "--wait", action="store_true", help="then follow the order until it is at rest (as `watch`)"
-    )
-    add_watch_options(waiting)
-
-    def add(kind: str, help: str, *, wait: bool = True) -> argparse.ArgumentParser:
-        parents = [common, waiting] if wait else [common]
-        parser = commands.add_parser(kind, parents=parents, help=help, description=help)
-        parser.add_argument("order_id", metavar="ID")
-        parser.add_argument("--note", help="free text journaled with the intervention")
-        parser.set_defaults(handler=intervene, kind=kind)
-        return parser
-
-    parser = add("cancel", "cancel the order, or some units of some lines")
-    parser.add_argument("--reason", required=True, help="CUSTOMER, FRAUD, INVENTORY, STAFF, ...")
-    parser.add_argument(
+Note = Annotated[str | None, typer.Option(help="free text journaled with the intervention")]
+Wait = Annotated[
+    bool, typer.Option("--wait", help="then follow the order until it is at rest (as `watch`)")
+]
+Reason = Annotated[str, typer.Option(metavar="TEXT")]
+Lines = Annotated[
+    list[Any] | None,
+    typer.Option(
         "--line",
-        dest="lines",
-        action="append",
-        type=line_quantity,
+        parser=line_quantity,
         metavar="LINE_ID=QTY",
         help="cancel only these units (repeatable); default: the whole order",
-    )
-    # A held order is at rest until it is released, so a --wait on hold would return at once.
-    parser = add("hold", "stop the order at its next step boundary", wait=False)
-    parser.add_argument("--reason", required=True, help="HIGH_RISK_OF_FRAUD, OTHER, ...")
-    parser = add("release", "release one hold (by reason), or all of them")
-    parser.add_argument("--reason", help="which hold; default: all")
-    parser = add("backtrack", "move back to an earlier step, undoing what follows")
-    parser.add_argument("--to", required=True, metavar="STEP", help="the step to run again")
-    parser.add_argument("--reason", required=True, metavar="TEXT")
-    parser.add_argument("--dry-run", action="store_true", help="only show the compensation plan")
-    parser = add("skip", "move past a skippable step")
-    parser.add_argument("--step", required=True)
-    parser.add_argument("--reason", required=True, metavar="TEXT")
-    parser = add("review", "decide an order in NEEDS_REVIEW")
-    parser.add_argument("--decision", required=True, choices=["approve", "retry", "skip", "cancel"])
-    parser.add_argument("--reason", help="the cancel reason, with --decision cancel")
+    ),
+]
+Decision = Literal["approve", "retry", "skip", "cancel"]
+
+
+def cancel(
+    order_id: OrderId,
+    reason: Annotated[str, typer.Option(help="CUSTOMER, FRAUD, INVENTORY, STAFF, ...")],
+    lines: Lines = None,
+    note: Note = None,
+    json: Json = False,
+    wait: Wait = False,
+    timeout: Timeout = None,
+    interval: Interval = 1.0,
+) -> None:
+    """cancel the order, or some units of some lines"""
+    call(intervene, kind="cancel", **locals())  # the options, by name, as `body_of` reads them
+
+
+# A held order is at rest until it is released, so a --wait on hold would return at once.
+def hold(
+    order_id: OrderId,
+    reason: Annotated[str, typer.Option(help="HIGH_RISK_OF_FRAUD, OTHER, ...")],
+    note: Note = None,
+    json: Json = False,
+) -> None:
+    """stop the order at its next step boundary"""
+    call(intervene, kind="hold", **locals())
+
+
+def release(
+    order_id: OrderId,
+    reason: Annotated[str | None, typer.Option(help="which hold; default: all")] = None,
+    note: Note = None,
+    json: Json = False,
+    wait: Wait = False,
+    timeout: Timeout = None,
+    interval: Interval = 1.0,
+) -> None:
+    """release one hold (by reason), or all of them"""
+    call(intervene, kind="release", **locals())
+
+
+def backtrack(
+    order_id: OrderId,
+    to: Annotated[str, typer.Option(metavar="STEP", help="the step to run again")],
+    reason: Reason,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only show the compensation plan")
+    ] = False,
+    note: Note = None,
+    json: Json = False,
+    wait: Wait = False,
+    timeout: Timeout = None,
+    interval: Interval = 1.0,
+) -> None:
+    """move back to an earlier step, undoing what follows"""
+    call(intervene, kind="backtrack", **locals())
+
+
+def skip(
+    order_id: OrderId,
+    step: Annotated[str, typer.Option(metavar="STEP")],
+    reason: Reason,
+    note: Note = None,
+    json: Json = False,
+    wait: Wait = False,
+    timeout: Timeout = None,
+    interval: Interval = 1.0,
+) -> None:
+    """move past a skippable step"""
+    call(intervene, kind="skip", **locals())
+
+
+def review(
+    order_id: OrderId,
+    decision: Annotated[
+        Decision, typer.Option(metavar="DECISION", help="approve, retry, skip or cancel")
+    ],
+    reason: Annotated[
+        str | None, typer.Option(help="the cancel reason, with --decision cancel")
+    ] = None,
+    note: Note = None,
+    json: Json = False,
+    wait: Wait = False,
+    timeout: Timeout = None,
+    interval: Interval = 1.0,
+) -> None:
+    """decide an order in NEEDS_REVIEW"""
+    call(intervene, kind="review", **locals())
+
+
+def register(app: typer.Typer) -> None:
+    for command in (cancel, hold, release, backtrack, skip, review):
+        app.command(rich_help_panel=ORDERS_PANEL)(command)

@@ -2,36 +2,39 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Any
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
 
 from oms.client import OmsClient
-from oms.commands import render
+from oms.commands import views
+from oms.commands.common import ORDERS_PANEL, Interval, Json, OrderId, Timeout, call
+from oms.commands.output import answer, emit, emit_json
 from oms.commands.watch import watch
 
 
-def show(client: OmsClient, args: argparse.Namespace) -> int:
+def show(client: OmsClient, args: Any) -> int:
     """The live view, from the order's workflow; the stored one, labelled, when the
     workflow does not answer."""
     read = client.live_order(args.order_id)
     if args.json:
-        render.emit_json(read.view)
+        emit_json(read.view)
         if read.source == "stored":
-            print(f"oms: showing the {render.source(read)}", file=sys.stderr)
+            print(f"oms: showing the {views.source(read)}", file=sys.stderr)
     else:
-        render.emit(render.order(read.view, render.source(read)))
+        emit(views.order(read.view, views.source(read)))
     return 0
 
 
-def events(client: OmsClient, args: argparse.Namespace) -> int:
-    answer = client.events(args.order_id)
-    render.answer(answer, lambda a: render.events(a["data"]), as_json=args.json)
+def events(client: OmsClient, args: Any) -> int:
+    answer(client.events(args.order_id), lambda a: views.events(a["data"]), as_json=args.json)
     return 0
 
 
-def listing(client: OmsClient, args: argparse.Namespace) -> int:
-    answer: Any = client.orders(
+def listing(client: OmsClient, args: Any) -> int:
+    found: Any = client.orders(
         status=args.status,
         customer_id=args.customer,
         order_type=args.type,
@@ -42,74 +45,94 @@ def listing(client: OmsClient, args: argparse.Namespace) -> int:
         cursor=args.cursor,
     )
     if args.json:
-        render.emit_json(answer)
+        emit_json(found)
         return 0
-    render.emit(render.orders(answer["data"]))
-    if answer.get("next_cursor"):
-        render.emit(f"\nmore: --cursor {answer['next_cursor']}")
+    emit(views.orders(found["data"]))
+    if found.get("next_cursor"):
+        emit(Text(f"\nmore: --cursor {found['next_cursor']}"))
     return 0
 
 
-def returns(client: OmsClient, args: argparse.Namespace) -> int:
-    answer = client.returns(args.order_id)
-    render.answer(answer, lambda a: render.returns(a["data"]), as_json=args.json)
+def returns(client: OmsClient, args: Any) -> int:
+    answer(client.returns(args.order_id), lambda a: views.returns(a["data"]), as_json=args.json)
     return 0
 
 
-def follow(client: OmsClient, args: argparse.Namespace) -> int:
+def follow(client: OmsClient, args: Any) -> int:
     return watch(
         client, args.order_id, timeout=args.timeout, interval=args.interval, as_json=args.json
     )
 
 
-def add_watch_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="give up after this long (exit 3)"
-    )
-    parser.add_argument(
-        "--interval", type=float, default=1.0, metavar="SECONDS", help="poll every (default 1)"
+WATCH_HELP = (
+    "follow an order until it is at rest: ended, or waiting on a person or the calendar "
+    "(DELIVERED in its return window, ON_HOLD, NEEDS_REVIEW, a pickup, a release date)"
+)
+orders_app = typer.Typer(help="look at orders through the API", no_args_is_help=True)
+
+
+@orders_app.command(
+    "show", help="one order's live view (the stored one, labelled, if its workflow does not answer)"
+)
+def show_command(order_id: OrderId, json: Json = False) -> None:
+    call(show, order_id=order_id, json=json)
+
+
+@orders_app.command("events", help="an order's journal")
+def events_command(order_id: OrderId, json: Json = False) -> None:
+    call(events, order_id=order_id, json=json)
+
+
+@orders_app.command("list", help="orders, filtered (GET /orders)")
+def list_command(
+    json: Json = False,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(metavar="STATUS", help="e.g. NEEDS_REVIEW (repeatable)"),
+    ] = None,
+    customer: Annotated[str | None, typer.Option(metavar="CUSTOMER_ID")] = None,
+    type: Annotated[str | None, typer.Option(metavar="ORDER_TYPE")] = None,
+    needs_review: Annotated[
+        bool | None,
+        typer.Option(
+            "--needs-review/--no-needs-review",
+            help="only orders waiting for a decision (--no-needs-review: only the others)",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(metavar="TIME", help="placed at or after, e.g. 2026-11-24T09:00Z")
+    ] = None,
+    until: Annotated[str | None, typer.Option(metavar="TIME", help="placed before")] = None,
+    limit: Annotated[int | None, typer.Option(metavar="N")] = None,
+    cursor: Annotated[
+        str | None, typer.Option(metavar="CURSOR", help="the next page, as the previous one said")
+    ] = None,
+) -> None:
+    call(
+        listing,
+        json=json,
+        status=status or None,
+        customer=customer,
+        type=type,
+        needs_review=needs_review,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
     )
 
 
-def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    orders = commands.add_parser("orders", help="look at orders through the API")
-    sub = orders.add_subparsers(dest="orders_command", required=True)
-    parser = sub.add_parser(
-        "show",
-        parents=[common],
-        help="one order's live view (the stored one, labelled, if its workflow does not answer)",
-    )
-    parser.add_argument("order_id", metavar="ID")
-    parser.set_defaults(handler=show)
-    parser = sub.add_parser("events", parents=[common], help="an order's journal")
-    parser.add_argument("order_id", metavar="ID")
-    parser.set_defaults(handler=events)
-    parser = sub.add_parser("list", parents=[common], help="orders, filtered (GET /orders)")
-    parser.add_argument("--status", action="append", help="e.g. NEEDS_REVIEW (repeatable)")
-    parser.add_argument("--customer", metavar="CUSTOMER_ID")
-    parser.add_argument("--type", metavar="ORDER_TYPE")
-    parser.add_argument(
-        "--needs-review",
-        action=argparse.BooleanOptionalAction,
-        help="only orders waiting for a decision (--no-needs-review: only the others)",
-    )
-    parser.add_argument(
-        "--since", metavar="TIME", help="placed at or after, e.g. 2026-11-24T09:00Z"
-    )
-    parser.add_argument("--until", metavar="TIME", help="placed before")
-    parser.add_argument("--limit", type=int, metavar="N")
-    parser.add_argument("--cursor", help="the next page, as the previous one said")
-    parser.set_defaults(handler=listing)
-    parser = sub.add_parser(
-        "watch",
-        parents=[common],
-        help="follow an order until it is at rest: ended, or waiting on a person or the calendar "
-        "(DELIVERED in its return window, ON_HOLD, NEEDS_REVIEW, a pickup, a release date)",
-    )
-    parser.add_argument("order_id", metavar="ID")
-    add_watch_options(parser)
-    parser.set_defaults(handler=follow)
+@orders_app.command("watch", help=WATCH_HELP)
+def watch_command(
+    order_id: OrderId, json: Json = False, timeout: Timeout = None, interval: Interval = 1.0
+) -> None:
+    call(follow, order_id=order_id, json=json, timeout=timeout, interval=interval)
 
-    parser = commands.add_parser("returns", parents=[common], help="an order's returns")
-    parser.add_argument("order_id", metavar="ID")
-    parser.set_defaults(handler=returns)
+
+def returns_command(order_id: OrderId, json: Json = False) -> None:
+    call(returns, order_id=order_id, json=json)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(orders_app, name="orders", rich_help_panel=ORDERS_PANEL)
+    app.command("returns", help="an order's returns", rich_help_panel=ORDERS_PANEL)(returns_command)

@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+import store.sandbox_tables  # noqa: F401  (its tables join Base.metadata)
 from store.db import tune
 from store.tables import Base
 

@@ -19,7 +19,7 @@ from adapters.carrier_simulator import CarrierSimulator, carrier_key, with_carri
 from domain.addresses import Address
 from oms.config.settings import Settings
 from store.db import Store
-from store.tables import CarrierShipment
+from store.sandbox_tables import CarrierShipment
 
 ADDRESS = Address(name="Ann", line1="1 Main St", city="Springfield", postal_code="1", country="US")
 

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import STORE_BACKENDS_RUN, Stack, running_stack
+from tests.helpers.stack import Stack, running_stack
+from tests.helpers.stores import STORE_BACKENDS_RUN
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,8 @@ import httpx
 from sqlalchemy import func, select
 
 from store.tables import Order
-from tests.conftest import Stack
-from tests.orders import ADDRESS, order_body
+from tests.helpers.orders import ADDRESS, order_body
+from tests.helpers.stack import Stack
 
 JSON = {"Content-Type": "application/json"}
 

@@ -6,14 +6,9 @@ import uuid
 
 import pytest
 
-from tests.conftest import (
-    CARRIER_KEY,
-    CUSTOMER_KEY,
-    OPERATOR_KEY,
-    OTHER_CUSTOMER_KEY,
-    Stack,
-)
-from tests.orders import order_body, place
+from tests.helpers.keys import CARRIER_KEY, CUSTOMER_KEY, OPERATOR_KEY, OTHER_CUSTOMER_KEY
+from tests.helpers.orders import order_body, place
+from tests.helpers.stack import Stack
 
 
 @pytest.fixture(scope="module")

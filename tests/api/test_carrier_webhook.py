@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import CARRIER_KEY, Stack
+from tests.helpers.keys import CARRIER_KEY
+from tests.helpers.stack import Stack
 
 
 async def test_event_for_unknown_shipment_is_404(stack: Stack) -> None:

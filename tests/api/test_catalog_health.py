@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from store.catalog import SEED
-from tests.conftest import CUSTOMER_KEY, Stack
+from tests.helpers.keys import CUSTOMER_KEY
+from tests.helpers.stack import Stack
 
 
 async def test_catalog_lists_seeded_skus_with_price_and_stock_per_warehouse(stack: Stack) -> None:

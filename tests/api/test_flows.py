@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.conftest import CARRIER_KEY, CUSTOMER_KEY, Stack
-from tests.orders import order_body
+from tests.helpers.keys import CARRIER_KEY, CUSTOMER_KEY
+from tests.helpers.orders import order_body
+from tests.helpers.stack import Stack
 
 SOUND_STEPS: list[dict[str, Any]] = [
     {"step": "validate_order", "on_failure": "fail"},

@@ -20,8 +20,9 @@ from tests.api.hostile import (
     post_order,
     refused_at,
 )
-from tests.conftest import OPERATOR_KEY, Stack
-from tests.orders import order_body, place
+from tests.helpers.keys import OPERATOR_KEY
+from tests.helpers.orders import order_body, place
+from tests.helpers.stack import Stack
 
 # --- finding 2: nesting deep enough to exhaust the parser's stack -------------------------
 

@@ -19,7 +19,7 @@ from api.models import LineCreate
 from domain.addresses import Address
 from domain.interventions import AddressCorrection
 from tests.api.hostile import JSON, refused_at
-from tests.orders import ADDRESS
+from tests.helpers.orders import ADDRESS
 
 VISA = "4111111111111111"
 

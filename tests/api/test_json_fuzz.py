@@ -35,8 +35,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from store.tables import Order
-from tests.conftest import CARRIER_KEY, OPERATOR_KEY, WAREHOUSE_KEY, Stack
-from tests.orders import order_body, place
+from tests.helpers.keys import CARRIER_KEY, OPERATOR_KEY, WAREHOUSE_KEY
+from tests.helpers.orders import order_body, place
+from tests.helpers.stack import Stack
 
 EXAMPLES = 100  # per store
 LIMIT = 64 * 1024  # OMS_API_MAX_BODY_BYTES: larger bodies are a 413, tested elsewhere

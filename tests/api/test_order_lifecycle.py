@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import Stack
-from tests.orders import journal_types, order_body, place, wait_for_status
+from tests.helpers.orders import journal_types, order_body, place, wait_for_status
+from tests.helpers.stack import Stack
 
 
 async def test_visa_order_completes_with_one_authorization_and_full_capture(stack: Stack) -> None:

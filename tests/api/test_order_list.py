@@ -19,8 +19,9 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import CUSTOMER_KEY, OTHER_CUSTOMER_KEY, Stack, running_stack
-from tests.orders import order_body, place, wait_until
+from tests.helpers.keys import CUSTOMER_KEY, OTHER_CUSTOMER_KEY
+from tests.helpers.orders import order_body, place, wait_until
+from tests.helpers.stack import Stack, running_stack
 from tests.store.test_projections import table_rows
 
 pytestmark = pytest.mark.timeout(240)

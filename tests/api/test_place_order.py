@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from store.tables import Order
-from tests.conftest import Stack
-from tests.orders import order_body, wait_for_status
+from tests.helpers.orders import order_body, wait_for_status
+from tests.helpers.stack import Stack
 
 
 def fresh_customer() -> str:

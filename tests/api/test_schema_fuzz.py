@@ -37,8 +37,9 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import Case, GenerationMode
 
-from tests.conftest import OPERATOR_KEY, Stack, running_stack
-from tests.orders import order_body, place, wait_until
+from tests.helpers.keys import OPERATOR_KEY
+from tests.helpers.orders import order_body, place, wait_until
+from tests.helpers.stack import Stack, running_stack
 
 EXAMPLES = 25  # per operation and pass
 AUTH = {"Authorization": f"Bearer {OPERATOR_KEY}"}

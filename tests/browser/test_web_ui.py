@@ -22,8 +22,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import Stack
-from tests.orders import (
+from tests.helpers.orders import (
     events,
     intervene,
     order_body,
@@ -32,6 +31,7 @@ from tests.orders import (
     wait_for_status,
     wait_until,
 )
+from tests.helpers.stack import Stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]

@@ -41,13 +41,9 @@ from oms.config.settings import Settings
 from oms.supervisor import CARRIER_COMMAND, dev_server_command, wait_for_port
 from store.db import Store
 from store.projections import rebuild
-from store.tables import (
-    OrderEvent,
-    PaymentAuthorization,
-    Reservation,
-    StockLevel,
-)
-from tests.conftest import free_port
+from store.sandbox_tables import PaymentAuthorization
+from store.tables import OrderEvent, Reservation, StockLevel
+from tests.helpers.stack import free_port
 from tests.store.test_projections import table_rows
 
 OPERATOR_KEY = "drill-operator-key"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.drill import Drill, DrillOptions
-from tests.conftest import postgres_answers
+from tests.helpers.stores import postgres_answers
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -16,7 +16,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from api.middleware.codec import install
 from oms.config.codec import ENCODING
 from oms.config.settings import Settings
-from tests.conftest import API_KEYS, CUSTOMER_KEY, OPERATOR_KEY
+from tests.helpers.keys import API_KEYS, CUSTOMER_KEY, OPERATOR_KEY
 
 UI = "http://127.0.0.1:8299"
 PLAIN = {"customer_id": "cus_secret", "line1": "9 Hidden Way"}

@@ -27,8 +27,9 @@ from oms.history import (
     load_history,
     order_workflow_id,
 )
-from tests.conftest import CUSTOMER_KEY, OPERATOR_KEY, TEMPORAL, running_stack
-from tests.orders import order_body, place, wait_for_status
+from tests.helpers.keys import CUSTOMER_KEY, OPERATOR_KEY
+from tests.helpers.orders import order_body, place, wait_for_status
+from tests.helpers.stack import TEMPORAL, running_stack
 from workflows.legacy.rewards import RewardsWorkflow
 from workflows.legacy.shipment import ShipmentWorkflow
 from workflows.order import OrderWorkflow

@@ -3,58 +3,19 @@ statuses that do not promise money or steps that will never come, and when an or
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from domain.addresses import Address
-from domain.flows import FlowDefinition
 from domain.holds import Hold, HoldReason, Review
 from domain.interventions import AddressCorrection
-from domain.lines import PricedLine
-from domain.orders import Order, OrderInput
+from domain.orders import Order
 from domain.shipments import AllocatedLine, Shipment, ShipmentStatus
 from domain.statuses import CancelReason, FinancialStatus, OrderStatus
 from domain.view import at_rest
-
-ROOT = Path(__file__).resolve().parents[2]
-FLOW = FlowDefinition.model_validate(
-    json.loads((ROOT / "store" / "seed" / "flows" / "standard.v2.json").read_text())
-)
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-ADDRESS = {"name": "Ada", "line1": "1 Main St", "city": "Springfield", "postal_code": "1"}
-
-
-def placed(release_date: date | None = None) -> Order:
-    """Two mugs (12.00 each) and a lamp (39.00): 63.00."""
-    return Order.place(
-        OrderInput(
-            order_id="ord_view",
-            customer_id="cus_view",
-            order_type="standard",
-            currency="USD",
-            lines=[
-                PricedLine(
-                    line_id="ln_1", sku="MUG", name="mug", unit_price_minor=1200, quantity=2
-                ),
-                PricedLine(
-                    line_id="ln_2",
-                    sku="LAMP",
-                    name="lamp",
-                    unit_price_minor=3900,
-                    quantity=1,
-                    release_date=release_date,
-                ),
-            ],
-            shipping_address=ADDRESS | {"country": "US"},
-            payment_token="tok_visa",
-            placed_at=NOW,
-            flow=FLOW,
-        )
-    )
+from tests.helpers.order_input import ADDRESS, NOW, placed
 
 
 def delivered() -> Order:

@@ -62,6 +62,7 @@ from domain.statuses import (
     OrderStatus,
 )
 from domain.view import OrderView, financial_status, fulfillment_status, order_status
+from workflows.rules import cancel
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW = FlowDefinition.model_validate(
@@ -516,37 +517,38 @@ class OrderMachine(RuleBasedStateMachine):
             st.sampled_from([x for x in order.lines if order.cancellable(x.line_id)]), label="line"
         )
         wanted = data.draw(st.integers(1, order.cancellable(line.line_id)), label="units")
-        take = min(wanted, line.buckets.pending)
-        line.move("pending", "cancelled", take)
-        taken = take
+        # The workflow's own rules pick the units (rules.cancel); shipments that have not
+        # left always give them up here.
+        units = {line.line_id: wanted}
+        taken = cancel.from_pending(order, units)
+        line.move("pending", "cancelled", taken[line.line_id])
         for allocation in reversed(order.allocations):
-            item = next((i for i in allocation.lines if i.line_id == line.line_id), None)
-            if item is None or taken >= wanted:
-                continue
-            remove = min(wanted - taken, item.quantity)
-            if remove <= 0:
+            remove = cancel.from_allocation(allocation, units, taken)
+            if not remove:
                 continue
             shipment = self.shipment_for(allocation)
             if shipment is not None:
                 if shipment.has_left:
                     continue  # the shipment refuses: it was dispatched
-                for carried in shipment.lines:
-                    if carried.line_id == line.line_id:
-                        carried.quantity -= remove
+                for gone in remove:
+                    for carried in shipment.lines:
+                        if carried.line_id == gone.line_id:
+                            carried.quantity -= gone.quantity
                 if not any(carried.quantity for carried in shipment.lines):
                     shipment.status = ShipmentStatus.CANCELLED
-            item.quantity -= remove
-            line.move("reserved", "cancelled", remove)
-            taken += remove
-        assert taken == wanted  # units that had not left can always be cancelled
-        # Never hold more of the customer's money than the order is now worth.
-        payment = order.payment
-        excess = payment.captured_minor - payment.refunded_minor - order.total_minor
-        if excess > 0 and payment.authorization_id:
+            for gone in remove:
+                item = next(i for i in allocation.lines if i.line_id == gone.line_id)
+                item.quantity -= gone.quantity
+                line.move("reserved", "cancelled", gone.quantity)
+                taken[line.line_id] += gone.quantity
+        assert taken[line.line_id] == wanted  # units that had not left can always be cancelled
+        if (excess := cancel.excess(order)) > 0:
             event("cancelled units refunded")
-            payment.refunded_minor += excess
+            order.payment.refunded_minor += excess
             buckets = line.buckets
-            buckets.refunded = min(buckets.refunded + taken, buckets.cancelled + buckets.returned)
+            buckets.refunded = min(
+                buckets.refunded + taken[line.line_id], buckets.cancelled + buckets.returned
+            )
         if all(x.active_quantity == 0 for x in order.lines):
             self.finish_cancelled(CancelReason.CUSTOMER)
 

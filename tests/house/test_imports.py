@@ -142,3 +142,14 @@ def test_the_rules_are_pure() -> None:
             )
             offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "temporalio"]
     assert offenders == []
+
+
+def test_no_module_of_the_core_is_over_300_lines() -> None:
+    """A module a newcomer can read whole: workflows/, domain/, api/ and store/."""
+    long = [
+        f"{path.relative_to(ROOT)}: {lines}"
+        for folder in ("workflows", "domain", "api", "store")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if "migrations" not in path.parts and (lines := len(path.read_text().splitlines())) > 300
+    ]
+    assert long == []

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from oms.cli import main
-from tests.conftest import OPERATOR_KEY
+from tests.helpers.keys import OPERATOR_KEY
 
 
 @dataclass

@@ -3,20 +3,22 @@ running API. `main` runs in a thread: it blocks on HTTP while the API serves on 
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
+import re
 import sys
 
 import pytest
+import typer
 
 from oms.client import OrderRead
 from oms.commands.interventions import line_quantity
 from oms.commands.watch import watch
-from tests.conftest import CUSTOMER_KEY, Stack, free_port
-from tests.domain.test_order_view import placed
+from tests.helpers.keys import CUSTOMER_KEY
+from tests.helpers.order_input import placed
+from tests.helpers.orders import order_body, place, shipments_booked, wait_for_status, wait_until
+from tests.helpers.stack import Stack, free_port
 from tests.oms.conftest import Oms
-from tests.orders import order_body, place, shipments_booked, wait_for_status, wait_until
 
 
 async def test_show_prints_a_table_and_json_the_raw_view(stack: Stack, oms: Oms) -> None:
@@ -32,10 +34,24 @@ async def test_show_prints_a_table_and_json_the_raw_view(stack: Stack, oms: Oms)
     assert "type         standard v2" in table.out
     assert "LINE  SKU" in table.out and "TSHIRT-BLK-M" in table.out and "2 delivered" in table.out
     assert "SHIPMENT" in table.out and "DELIVERED" in table.out
+    assert "\x1b" not in table.out  # captured, not a terminal: no colour
 
     raw = await oms(stack.base_url, "orders", "show", order_id, "--json")
     assert raw.code == 0
     assert raw.json()["order_id"] == order_id and raw.json()["status"] == "COMPLETED"
+
+
+async def test_show_json_is_the_apis_answer(stack: Stack, oms: Oms) -> None:
+    async with stack.http() as http:
+        order_id = (await place(http))["order_id"]
+        await wait_for_status(http, order_id, "COMPLETED")
+        api = (await http.get(f"/orders/{order_id}", params={"consistent": "true"})).json()
+
+    raw = await oms(stack.base_url, "orders", "show", order_id, "--json")
+    assert raw.code == 0, raw.err
+    assert raw.json() == api
+    assert raw.out == json.dumps(api, indent=2) + "\n"  # no markup, no colour
+    assert raw.err == ""
 
 
 async def test_events_and_returns(stack: Stack, oms: Oms) -> None:
@@ -249,7 +265,7 @@ async def test_an_unreachable_api_exits_2_naming_the_url(oms: Oms) -> None:
 def test_cancel_lines_parse_as_line_and_quantity() -> None:
     assert line_quantity("ln_1=2") == {"line_id": "ln_1", "quantity": 2}
     for bad in ("ln_1", "ln_1=0", "=2", "ln_1=two"):
-        with pytest.raises(argparse.ArgumentTypeError):
+        with pytest.raises(typer.BadParameter):
             line_quantity(bad)
 
 
@@ -270,13 +286,31 @@ class Views:
         return OrderRead(view | {"order_id": order_id, "status": status}, "live")
 
 
+CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+SPINNER_LINE = re.compile(r"[-\\|/] [A-Z_]+  \d+s")
+
+
 def test_watch_on_a_terminal_spins_between_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
     screen = Terminal()
     monkeypatch.setattr(sys, "stdout", screen)
     views = Views("FULFILLING", "FULFILLING", "FULFILLING", "SHIPPED", "COMPLETED")
     assert watch(views, "ord_1", interval=0.05) == 0  # type: ignore[arg-type]
     text = screen.getvalue()
-    assert "\r| FULFILLING" in text or "\r/ FULFILLING" in text  # the spinner line
-    printed = [line.rsplit("\r\x1b[K", 1)[-1] for line in text.split("\n") if line]
+    # The spinner hides the cursor while it spins and shows it again once cleared.
+    assert text.count("\x1b[?25l") == text.count("\x1b[?25h") >= 2
+    assert "\x1b[32mCOMPLETED\x1b[0m" in text  # the status in colour
+    shown = [line.rsplit("\r", 1)[-1] for line in CONTROL.sub("", text).split("\n") if line]
+    spun = [line for line in shown if SPINNER_LINE.fullmatch(line)]
+    assert any(line.split()[1] == "FULFILLING" for line in spun)  # the spinner line
+    printed = [line for line in shown if line not in spun]
     assert [line.split()[-1] for line in printed[:-1]] == ["FULFILLING", "SHIPPED", "COMPLETED"]
     assert printed[-1] == "ord_1  ended: COMPLETED"
+
+
+def test_no_color_keeps_a_terminal_plain(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stdout", screen)
+    assert watch(Views("COMPLETED"), "ord_1") == 0  # type: ignore[arg-type]
+    assert screen.getvalue() == "   0.0s  ord_1  COMPLETED\nord_1  ended: COMPLETED\n"

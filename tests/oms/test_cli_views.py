@@ -5,8 +5,8 @@ cancelled shipments read as what they are."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -14,10 +14,17 @@ import pytest
 
 from oms.client import OmsClient
 from oms.commands import orders
-from tests.conftest import Stack, running_stack
-from tests.domain.test_order_view import placed
+from tests.helpers.order_input import placed
+from tests.helpers.orders import (
+    intervene,
+    order_body,
+    place,
+    shipments_booked,
+    wait_for_status,
+    wait_until,
+)
+from tests.helpers.stack import Stack, running_stack
 from tests.oms.conftest import Oms
-from tests.orders import intervene, order_body, place, shipments_booked, wait_for_status, wait_until
 
 TWO_SHIPMENTS = [{"sku": "MUG-CERAMIC", "quantity": 2}, {"sku": "LAMP-DESK", "quantity": 1}]
 
@@ -147,7 +154,7 @@ def test_show_labels_the_stored_view_when_the_workflow_does_not_answer(
     live: Exception | httpx.Response, why: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     client = OmsClient("http://oms.test", transport=stored_only(live))
-    assert orders.show(client, argparse.Namespace(order_id="ord_1", json=False)) == 0
+    assert orders.show(client, SimpleNamespace(order_id="ord_1", json=False)) == 0
     out = capsys.readouterr().out
     assert (
         "view         stored (the read model, as of journal event 7); "
@@ -155,7 +162,7 @@ def test_show_labels_the_stored_view_when_the_workflow_does_not_answer(
     ) in out
     assert "status       SHIPPED" in out
 
-    assert orders.show(client, argparse.Namespace(order_id="ord_1", json=True)) == 0
+    assert orders.show(client, SimpleNamespace(order_id="ord_1", json=True)) == 0
     printed = capsys.readouterr()
     assert '"status": "SHIPPED"' in printed.out
     assert printed.err.startswith("oms: showing the stored (the read model, as of journal event 7)")

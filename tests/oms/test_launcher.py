@@ -23,7 +23,7 @@ from oms.supervisor import (
     worker_env,
     worker_names,
 )
-from tests.conftest import TEMPORAL
+from tests.helpers.stack import TEMPORAL
 from workflows import search_attributes
 
 

@@ -6,8 +6,8 @@ import asyncio
 import time
 
 from oms.patches import count_patches, render
-from tests.conftest import Stack
-from tests.orders import order_body, place, wait_until
+from tests.helpers.orders import order_body, place, wait_until
+from tests.helpers.stack import Stack
 from workflows.patches import IN_PROCESS, PATCHES, RETURN_WINDOW
 
 

@@ -31,8 +31,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from oms import history
-from tests.conftest import TEMPORAL, Stack, running_stack
-from tests.orders import (
+from tests.helpers.orders import (
     add_released_item,
     intervene,
     journal_types,
@@ -42,6 +41,7 @@ from tests.orders import (
     temporal_signal,
     wait_until,
 )
+from tests.helpers.stack import TEMPORAL, Stack, running_stack
 from workflows import search_attributes
 
 Scenario = Callable[[Stack, httpx.AsyncClient], Awaitable[str]]

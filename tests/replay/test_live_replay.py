@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 
 from adapters.carrier import Booking, SimulatedCarrier
-from tests.conftest import running_stack, strict_replayer
-from tests.orders import order_body, place, wait_for_status
+from tests.helpers.orders import order_body, place, wait_for_status
+from tests.helpers.stack import running_stack
+from workers.replay import strict_replayer
 
 
 class FirstBookingAnswersLast(SimulatedCarrier):

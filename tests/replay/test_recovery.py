@@ -26,7 +26,7 @@ from temporalio.worker import (
 )
 
 from oms.history import load_history
-from tests.conftest import strict_replayer
+from workers.replay import strict_replayer
 
 HISTORIES_DIR = Path(__file__).resolve().parent.parent / "histories"
 STALLED = sorted(HISTORIES_DIR.glob("release_bare_stalled__order-*.json"))

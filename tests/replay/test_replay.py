@@ -14,7 +14,7 @@ import pytest
 from temporalio.worker import Replayer
 
 from oms.history import history_files, replay_file
-from tests.conftest import strict_replayer
+from workers.replay import strict_replayer
 
 HISTORIES_DIR = Path(__file__).resolve().parent.parent / "histories"
 HISTORIES = history_files(HISTORIES_DIR)

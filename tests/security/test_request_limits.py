@@ -22,8 +22,9 @@ from api.middleware.request_guard import RequestGuard
 from api.serve import uvicorn_cli_args, uvicorn_options
 from oms import launcher
 from oms.config.settings import Settings
-from tests.conftest import OPERATOR_KEY, Stack
-from tests.orders import order_body
+from tests.helpers.keys import OPERATOR_KEY
+from tests.helpers.orders import order_body
+from tests.helpers.stack import Stack
 from tests.test_compose import COMPOSE_FILE, command, environment
 
 pytestmark = pytest.mark.security

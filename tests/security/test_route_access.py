@@ -19,15 +19,15 @@ import httpx
 import pytest
 
 from oms.config.auth import ROLES
-from tests.conftest import (
+from tests.helpers.keys import (
     CARRIER_KEY,
     CUSTOMER_KEY,
     OPERATOR_KEY,
     OTHER_CUSTOMER_KEY,
     WAREHOUSE_KEY,
-    Stack,
 )
-from tests.orders import ADDRESS, order_body, place
+from tests.helpers.orders import ADDRESS, order_body, place
+from tests.helpers.stack import Stack
 
 pytestmark = pytest.mark.security
 

@@ -15,7 +15,7 @@ import typing
 import pytest
 from pydantic import SecretStr, ValidationError
 
-import oms.commands
+import oms.commands.common
 from oms.config.logs import JsonFormatter
 from oms.config.settings import Settings
 
@@ -112,8 +112,8 @@ def test_the_cli_sends_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
             pass
 
     monkeypatch.setenv("OMS_API_KEY", CLI_SECRET)
-    monkeypatch.setattr(oms.commands, "OmsClient", Recorder)
-    assert oms.commands.run(argparse.Namespace(handler=lambda client, args: 0)) == 0
+    monkeypatch.setattr(oms.commands.common, "OmsClient", Recorder)
+    assert oms.commands.common.run(argparse.Namespace(handler=lambda client, args: 0)) == 0
     assert sent[0][1] == CLI_SECRET
 
 

@@ -11,7 +11,7 @@ from adapters.carrier import SimulatedCarrier
 from domain.addresses import Address
 from domain.shipments import AllocatedLine
 from store.db import Store
-from store.tables import CarrierShipment
+from store.sandbox_tables import CarrierShipment
 
 ADDRESS = Address(
     name="Alice Example", line1="1 Main St", city="Springfield", postal_code="12345", country="US"

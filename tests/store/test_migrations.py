@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Column, MetaData, String, create_engine, inspect
 
+import store.sandbox_tables  # noqa: F401  (its tables join Base.metadata)
 from store.db import Store, sync_url
 from store.migrate import upgrade
 from store.tables import Base

@@ -19,7 +19,7 @@ from store import journal
 from store.db import Store
 from store.projections import rebuild
 from store.tables import OrderLineBuckets, OrderListEntry, ReviewQueueEntry
-from tests.orders import order_body
+from tests.helpers.orders import order_body
 
 T0 = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ from adapters.carrier import SimulatedCarrier
 from domain.addresses import Address
 from domain.shipments import AllocatedLine
 from store.db import Store
-from store.tables import CarrierReturnLabel, CarrierShipment
+from store.sandbox_tables import CarrierReturnLabel, CarrierShipment
 
 ADDRESS = Address(
     name="Ada", line1="1 Main St", city="Springfield", postal_code="12345", country="US"

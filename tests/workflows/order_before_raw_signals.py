@@ -23,4 +23,4 @@ class OrderWorkflowBeforeRawSignals(OrderWorkflow):
 
     @workflow.signal(name="release")
     def release_signal(self, body: RawValue) -> None:
-        self._signal("release", [body])
+        self.inbox.intervention_signal("release", [body])

@@ -3,7 +3,7 @@
 What the design does with each:
 - a known intervention whose JSON decodes but does not fit (wrong types, a huge string):
   `InterventionRejected` in the journal, `via: signal`, with the body cut to 2,000
-  characters (`workflows.handlers._printable`);
+  characters (`workflows.messages.excerpt`);
 - an unknown signal name, whatever its payload: `InterventionRejected`, "unknown signal"
   (the dynamic handler takes raw payloads, so nothing needs decoding);
 - a child's signal (`shipment_progressed`) naming a shipment the order does not have:
@@ -36,8 +36,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.common import RawValue
 from temporalio.service import RPCError
 
-from tests.conftest import Stack
-from tests.orders import (
+from tests.helpers.orders import (
     events,
     order_body,
     place,
@@ -45,6 +44,7 @@ from tests.orders import (
     wait_for_status,
     wait_until,
 )
+from tests.helpers.stack import Stack
 from workflows.order import OrderWorkflow, order_workflow_id
 
 HUGE = 1_500_000  # characters: under the dev server's 2 MB payload limit, far over any field's

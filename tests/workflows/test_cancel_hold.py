@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from store import inventory
-from tests.conftest import CUSTOMER_KEY, OTHER_CUSTOMER_KEY, Stack
-from tests.orders import (
+from tests.helpers.keys import CUSTOMER_KEY, OTHER_CUSTOMER_KEY
+from tests.helpers.orders import (
     events,
     intervene,
     order_body,
@@ -13,6 +13,7 @@ from tests.orders import (
     wait_for_status,
     wait_until,
 )
+from tests.helpers.stack import Stack
 from workflows.order import order_workflow_id
 
 TWO_SHIPMENTS = [{"sku": "MUG-CERAMIC", "quantity": 2}, {"sku": "LAMP-DESK", "quantity": 1}]

@@ -13,8 +13,8 @@ import pytest
 from adapters.payments import Authorization
 from adapters.sandbox_gateway import SandboxGateway
 from store.db import Store
-from tests.conftest import running_stack
-from tests.orders import order_body, place, wait_for_status
+from tests.helpers.orders import order_body, place, wait_for_status
+from tests.helpers.stack import running_stack
 
 
 class ResponseLostGateway(SandboxGateway):

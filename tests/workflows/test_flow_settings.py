@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from tests.conftest import Stack
-from tests.orders import intervene, order_body, place, shipments_booked, wait_until
+from tests.helpers.orders import intervene, order_body, place, shipments_booked, wait_until
+from tests.helpers.stack import Stack
 
 
 def flow(type_: str, *, authorize: dict, fulfill: dict | None = None) -> dict:

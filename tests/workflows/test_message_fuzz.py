@@ -20,8 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.carrier import SimulatedCarrier
 from domain.interventions import INTERVENTIONS
-from tests.conftest import Stack, running_stack
-from tests.orders import (
+from tests.helpers.orders import (
     events,
     intervene,
     order_body,
@@ -31,9 +30,10 @@ from tests.orders import (
     wait_for_status,
     wait_until,
 )
+from tests.helpers.stack import Stack, running_stack
 from tests.workflows.order_before_raw_signals import OrderWorkflowBeforeRawSignals
 from workers.main import WORKFLOWS, build_worker
-from workflows.handlers import REPORTS
+from workflows.inbox import REPORTS
 from workflows.order import OrderWorkflow, order_workflow_id
 
 SIGNALS = [*sorted(INTERVENTIONS), "carrier_event", *REPORTS, "no_such_signal"]

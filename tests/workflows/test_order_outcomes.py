@@ -6,8 +6,8 @@ import asyncio
 import uuid
 
 from store import inventory
-from tests.conftest import Stack
-from tests.orders import events, journal_types, order_body, place, wait_for_status
+from tests.helpers.orders import events, journal_types, order_body, place, wait_for_status
+from tests.helpers.stack import Stack
 
 TERMINAL = ("COMPLETED", "CANCELLED", "FAILED")
 

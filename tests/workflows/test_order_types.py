@@ -8,8 +8,7 @@ from sqlalchemy import select
 
 from store import inventory, notifications
 from store.tables import CatalogItem
-from tests.conftest import Stack
-from tests.orders import (
+from tests.helpers.orders import (
     add_released_item,
     events,
     intervene,
@@ -19,6 +18,7 @@ from tests.orders import (
     wait_for_status,
     wait_until,
 )
+from tests.helpers.stack import Stack
 
 TERMINAL = ("COMPLETED", "CANCELLED", "FAILED")
 
@@ -109,7 +109,7 @@ async def test_pickup_not_collected_within_the_window_is_cancelled_and_restocked
     temporal_env,
     tmp_path,  # noqa: ANN001
 ) -> None:
-    from tests.conftest import running_stack
+    from tests.helpers.stack import running_stack
 
     url = f"sqlite:///{tmp_path / 'oms.db'}"
     async with running_stack(temporal_env, url, pickup_window_s=2) as short:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import running_stack
-from tests.orders import (
+from tests.helpers.orders import (
     events,
     intervene,
     order_body,
@@ -12,6 +11,7 @@ from tests.orders import (
     wait_for_status,
     wait_until,
 )
+from tests.helpers.stack import running_stack
 
 WITH_APPROVAL = {
     "type": "standard",

@@ -12,8 +12,9 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.sandbox_gateway import SandboxGateway
 from api.models import OrderCreate
 from api.placement import price_order
-from tests.conftest import new_store, stack_settings
-from tests.orders import order_body
+from tests.helpers.orders import order_body
+from tests.helpers.stack import stack_settings
+from tests.helpers.stores import new_store
 from workers.main import build_worker
 from workflows.order import OrderWorkflow, order_workflow_id
 from workflows.shipment import CarrierEvent, CarrierReport

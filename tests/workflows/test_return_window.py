@@ -14,8 +14,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.rewards import CustomerRewards
 from store import rewards
-from tests.conftest import Stack, running_stack
-from tests.orders import events, order_body, place, wait_until
+from tests.helpers.orders import events, order_body, place, wait_until
+from tests.helpers.stack import Stack, running_stack
 
 WINDOW = timedelta(days=30)
 

@@ -12,8 +12,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from store import inventory, rewards
-from tests.conftest import CUSTOMER_KEY, WAREHOUSE_KEY, Stack, running_stack
-from tests.orders import events, order_body, place, wait_for_status, wait_until
+from tests.helpers.keys import CUSTOMER_KEY, WAREHOUSE_KEY
+from tests.helpers.orders import events, order_body, place, wait_for_status, wait_until
+from tests.helpers.stack import Stack, running_stack
 from workflows.order import order_workflow_id
 
 HOUR = 3600

@@ -7,8 +7,8 @@ import asyncio
 from adapters.payments import Authorization, IdempotencyConflict
 from adapters.sandbox_gateway import SandboxGateway
 from store import inventory
-from tests.conftest import Stack, running_stack
-from tests.orders import events, intervene, order_body, place, wait_for_status, wait_until
+from tests.helpers.orders import events, intervene, order_body, place, wait_for_status, wait_until
+from tests.helpers.stack import Stack, running_stack
 
 
 def in_review(view) -> bool:  # noqa: ANN001
@@ -108,7 +108,7 @@ async def test_skip_of_the_reviewed_step_continues_and_is_journaled(stack: Stack
 
 
 async def test_review_refused_when_not_in_review_and_for_customers(stack: Stack) -> None:
-    from tests.conftest import CUSTOMER_KEY
+    from tests.helpers.keys import CUSTOMER_KEY
 
     async with stack.http() as http:
         placed = await place(http, order_body())

@@ -12,8 +12,9 @@ from temporalio.testing import WorkflowEnvironment
 from api.models import OrderCreate
 from api.placement import price_order
 from store import journal
-from tests.conftest import new_store, stack_settings
-from tests.orders import order_body
+from tests.helpers.orders import order_body
+from tests.helpers.stack import stack_settings
+from tests.helpers.stores import new_store
 from workers.main import build_worker
 from workflows import search_attributes
 from workflows.order import OrderWorkflow, order_workflow_id

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Stack
-from tests.orders import (
+from tests.helpers.orders import (
     events,
     order_body,
     place,
@@ -12,6 +11,7 @@ from tests.orders import (
     wait_for_status,
     wait_until,
 )
+from tests.helpers.stack import Stack
 
 
 async def signal(stack: Stack, workflow_id: str, name: str, payload: str) -> None:

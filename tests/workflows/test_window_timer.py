@@ -11,8 +11,9 @@ from __future__ import annotations
 from temporalio.api.enums.v1 import EventType
 from temporalio.converter import PayloadConverter
 
-from tests.conftest import Stack, strict_replayer
-from tests.orders import journal_types, order_body, place, wait_for_status
+from tests.helpers.orders import journal_types, order_body, place, wait_for_status
+from tests.helpers.stack import Stack
+from workers.replay import strict_replayer
 from workflows.order import order_workflow_id
 
 SUMMARY = "the return window closes"

@@ -9,8 +9,8 @@ from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionR
 from temporalio.common import VersioningBehavior
 from temporalio.service import RPCError
 
-from tests.conftest import running_stack
-from tests.orders import order_body, place, wait_for_status
+from tests.helpers.orders import order_body, place, wait_for_status
+from tests.helpers.stack import running_stack
 
 
 async def test_versioned_worker_pins_orders_to_its_build(temporal_env, tmp_path) -> None:  # noqa: ANN001

@@ -11,8 +11,8 @@ import asyncio
 
 import httpx
 
-from tests.conftest import free_port, running_stack
-from tests.orders import journal_types, order_body, place, wait_for_status
+from tests.helpers.orders import journal_types, order_body, place, wait_for_status
+from tests.helpers.stack import free_port, running_stack
 
 ORDERS = 4
 

@@ -1,47 +1,18 @@
-"""Plain-text rendering of the API's answers: aligned columns and short summaries."""
+"""What the operator commands show of the API's answers: an order, its lines, shipments,
+journal and returns, a page of orders, a backtrack's plan, and one-line summaries."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
 from typing import Any
 
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
 from oms.client import OrderRead
+from oms.commands.output import fields, stack, status, table
 
 BUCKETS = ("pending", "reserved", "shipped", "delivered", "cancelled", "returned", "refunded")
-
-
-def emit(text: str = "") -> None:
-    print(text, flush=True)
-
-
-def emit_json(value: Any) -> None:
-    emit(json.dumps(value, indent=2, sort_keys=False))
-
-
-def answer(value: Any, text: Callable[[Any], str], *, as_json: bool) -> None:
-    """The raw JSON with `--json`, else `text(value)`."""
-    if as_json:
-        emit_json(value)
-    else:
-        emit(text(value))
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[str(h) for h in headers]]
-    cells += [["" if cell is None else str(cell) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in cells
-    )
-
-
-def fields(pairs: Sequence[tuple[str, Any]]) -> str:
-    """`name  value` lines, skipping empty values."""
-    shown = [(name, value) for name, value in pairs if value not in (None, "", [])]
-    width = max((len(name) for name, _ in shown), default=0)
-    return "\n".join(f"{name.ljust(width)}  {value}" for name, value in shown)
 
 
 def money(minor: int | None, currency: str = "") -> str:
@@ -53,6 +24,10 @@ def money(minor: int | None, currency: str = "") -> str:
 
 def line_state(buckets: dict[str, int]) -> str:
     return ", ".join(f"{buckets[b]} {b}" for b in BUCKETS if buckets.get(b)) or "-"
+
+
+def units(lines: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{line['line_id']}×{line['quantity']}" for line in lines)
 
 
 def summary(view: dict[str, Any]) -> str:
@@ -69,6 +44,15 @@ def summary(view: dict[str, Any]) -> str:
     if view.get("failure"):
         parts.append(f"failure: {view['failure']}")
     return f"{view.get('order_id', '?')}  " + " · ".join(parts)
+
+
+def summary_text(view: dict[str, Any], prefix: str = "") -> Text:
+    """`summary(view)` after `prefix`, its status coloured (on a terminal)."""
+    text = Text(prefix + summary(view))
+    found = str(view.get("status", "?"))
+    start = len(prefix) + len(f"{view.get('order_id', '?')}  ")
+    text.stylize(status(found).style, start, start + len(found))
+    return text
 
 
 def source(read: OrderRead) -> str:
@@ -90,11 +74,25 @@ def payment(totals: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def order(view: dict[str, Any], shown_from: str | None = None) -> str:
+def holds(view: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{h['reason']} by {h.get('actor')}" + (f" ({h['note']})" if h.get("note") else "")
+        for h in view.get("holds") or []
+    )
+
+
+def review(view: dict[str, Any]) -> str | None:
+    found = view.get("review")
+    if not found:
+        return None
+    escalated = " (escalated)" if found.get("escalated") else ""
+    return f"{found.get('kind')} at {found.get('step')}: {found.get('reason')}{escalated}"
+
+
+def order(view: dict[str, Any], shown_from: str | None = None) -> RenderableType:
     totals = view.get("totals") or {}
     currency = totals.get("currency", "")
     flow = view.get("flow") or {}
-    review = view.get("review")
     cancelled = view.get("cancel_reason")
     if cancelled and view.get("cancel_note"):
         cancelled = f"{cancelled}: {view['cancel_note']}"
@@ -104,26 +102,14 @@ def order(view: dict[str, Any], shown_from: str | None = None) -> str:
             ("view", shown_from),
             ("customer", view.get("customer_id")),
             ("type", f"{flow.get('type', view.get('order_type'))} v{flow.get('version', '?')}"),
-            ("status", view.get("status")),
+            ("status", status(view.get("status"))),
             ("financial", view.get("financial_status")),
             ("fulfillment", view.get("fulfillment_status")),
             ("step", view.get("current_step")),
             ("total", money(totals.get("total_minor"), currency)),
             ("payment", payment(totals)),
-            (
-                "holds",
-                "; ".join(
-                    f"{h['reason']} by {h.get('actor')}"
-                    + (f" ({h['note']})" if h.get("note") else "")
-                    for h in view.get("holds") or []
-                ),
-            ),
-            (
-                "review",
-                review
-                and f"{review.get('kind')} at {review.get('step')}: {review.get('reason')}"
-                + (" (escalated)" if review.get("escalated") else ""),
-            ),
+            ("holds", holds(view)),
+            ("review", review(view)),
             ("cancelled", cancelled),
             ("failure", view.get("failure")),
             ("placed", view.get("placed_at")),
@@ -144,36 +130,35 @@ def order(view: dict[str, Any], shown_from: str | None = None) -> str:
             for line in view.get("lines") or []
         ],
     )
-    parts = [head, "", lines]
     if view.get("shipments"):
-        parts += ["", shipments(view["shipments"])]
-    return "\n".join(parts)
+        return stack(head, lines, shipments(view["shipments"]))
+    return stack(head, lines)
 
 
-def shipments(found: list[dict[str, Any]]) -> str:
+def shipments(found: list[dict[str, Any]]) -> Table:
     return table(
         ["SHIPMENT", "WAREHOUSE", "STATUS", "TRACKING", "LINES"],
         [
             (
                 s["shipment_id"],
                 s.get("warehouse"),
-                s.get("status"),
+                status(s.get("status")),
                 s.get("tracking_number") or "-",
-                ", ".join(f"{line['line_id']}×{line['quantity']}" for line in s.get("lines", [])),
+                units(s.get("lines", [])),
             )
             for s in found
         ],
     )
 
 
-def events(found: list[dict[str, Any]]) -> str:
+def events(found: list[dict[str, Any]]) -> Table:
     return table(
         ["SEQ", "AT", "TYPE", "ACTOR", "REASON"],
         [(e["seq"], e.get("at"), e["type"], e.get("actor"), e.get("reason") or "") for e in found],
     )
 
 
-def orders(found: list[dict[str, Any]]) -> str:
+def orders(found: list[dict[str, Any]]) -> Table:
     def total(row: dict[str, Any]) -> str:
         totals = row.get("totals") or {}
         if "total_minor" in row:
@@ -185,7 +170,7 @@ def orders(found: list[dict[str, Any]]) -> str:
         [
             (
                 row.get("order_id"),
-                row.get("status"),
+                status(row.get("status")),
                 row.get("order_type"),
                 row.get("customer_id"),
                 total(row),
@@ -196,14 +181,14 @@ def orders(found: list[dict[str, Any]]) -> str:
     )
 
 
-def returns(found: list[dict[str, Any]]) -> str:
+def returns(found: list[dict[str, Any]]) -> Table:
     return table(
         ["RETURN", "STATUS", "LINES", "REFUNDED", "TRACKING", "REQUESTED"],
         [
             (
                 r["return_id"],
-                r.get("status"),
-                ", ".join(f"{line['line_id']}×{line['quantity']}" for line in r.get("lines", [])),
+                status(r.get("status")),
+                units(r.get("lines", [])),
                 money(r.get("refunded_minor")),
                 r.get("tracking_number") or "-",
                 r.get("requested_at"),
@@ -213,7 +198,8 @@ def returns(found: list[dict[str, Any]]) -> str:
     )
 
 
-def plan(answer: dict[str, Any]) -> str:
+def plan(answer: dict[str, Any]) -> RenderableType:
+    """A backtrack's dry run: what it would undo and run again, and the compensation."""
     head = fields(
         [
             ("backtrack to", answer.get("to_step")),
@@ -222,7 +208,7 @@ def plan(answer: dict[str, Any]) -> str:
         ]
     )
     if not answer.get("actions"):
-        return head + "\n\nno compensation needed"
+        return stack(head, Text("no compensation needed"))
     actions = table(
         ["STEP", "ACTION", "TARGET", "AMOUNT", "DESCRIPTION"],
         [
@@ -230,4 +216,4 @@ def plan(answer: dict[str, Any]) -> str:
             for a in answer["actions"]
         ],
     )
-    return f"{head}\n\n{actions}"
+    return stack(head, actions)

@@ -1,4 +1,5 @@
-"""Helpers the tests share: a valid order body, placing an order, waiting for it, intervening."""
+"""Orders through the API: a valid order body, placing an order, waiting for it, intervening,
+reading its journal; signalling it as an operator would; a released preorder item."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import httpx
 
 from store.db import Store
 from store.tables import CatalogItem, StockLevel
+from tests.helpers.stack import TEMPORAL
 
 ADDRESS = {
     "name": "Alice Example",
@@ -98,8 +100,6 @@ async def temporal_signal(
 ) -> None:
     """Signal through the `temporal` CLI, as an operator would: each input a JSON text (or
     raw bytes of `encoding`); none at all, as the Web UI's empty form sends."""
-    from tests.conftest import TEMPORAL
-
     assert TEMPORAL is not None
     command = [TEMPORAL, "workflow", "signal", "--address", address, "--namespace", namespace]
     command += ["--workflow-id", workflow_id, "--name", name]

@@ -1,0 +1,197 @@
+"""The flow's moves that end it or jump its cursor: completing, a review and its decision,
+a backtrack, and a cancel of what is left. Each acts through `OrderRun`; a move that ends
+the running step raises `FlowRedirect` for the interpreter to go on from the new position."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notifications import Notification, NotificationActivities
+    from domain.events import SYSTEM, EventType
+    from domain.flows import FlowStep
+    from domain.holds import Review
+    from domain.interventions import ReviewDecision
+    from domain.statuses import CancelReason, OrderStatus
+    from workflows import activity_options, compensation, patches
+    from workflows.outcomes import FlowRedirect
+    from workflows.rules import interventions as rules
+    from workflows.steps.failures import ApprovalRequired, StepFailed
+
+if TYPE_CHECKING:
+    from workflows.run import OrderRun
+
+
+async def complete(run: OrderRun) -> None:
+    """The flow has run: give back an unused authorization, keep the return window, end."""
+    payment = run.order.payment
+    if (
+        payment.authorization_id
+        and not payment.voided
+        and (payment.captured_minor < payment.authorized_minor)
+    ):
+        # Cancelled lines left part of the authorization unused: give it back.
+        await compensation.execute(
+            run,
+            compensation.CompensationAction(
+                step="fulfill_shipments",
+                action="void_authorization",
+                target=payment.authorization_id,
+                description="release the unused authorization",
+            ),
+        )
+    if workflow.patched(patches.RETURN_WINDOW.id):
+        run.order.current_step = None
+        await run.return_window()
+    await finish_completed(run)
+
+
+async def finish_completed(run: OrderRun) -> None:
+    payment = run.order.payment
+    # Added after orders were already running: orders that started before this code
+    # replay without the notification (docs/versioning.md).
+    if workflow.patched(patches.NOTIFY_ON_COMPLETION.id):
+        await run.call(
+            NotificationActivities.notify_customer,
+            Notification(
+                key=f"{run.order.order_id}:completed",
+                order_id=run.order.order_id,
+                customer_id=run.order.customer_id,
+                kind="order_completed",
+                message=f"Your order {run.order.order_id} is complete. Thank you!",
+            ),
+            summary="tell the customer the order is complete",
+            local=True,
+            **activity_options.NOTIFICATIONS,
+        )
+    run.order.current_step = None
+    run.order.outcome = OrderStatus.COMPLETED
+    run.record(
+        EventType.ORDER_COMPLETED,
+        captured_minor=payment.captured_minor,
+        refunded_minor=payment.refunded_minor,
+    )
+
+
+async def fail_step(run: OrderRun, step: FlowStep, failure: StepFailed) -> None:
+    """A step failed: its flow's policy decides (review, compensate, or fail the order)."""
+    if not isinstance(failure, ApprovalRequired):
+        run.record(EventType.STEP_FAILED, step=step.step_id, reason=str(failure), kind=failure.kind)
+    policy = "review" if failure.needs_review else step.on_failure
+    if failure.final and policy == "review":
+        policy = "compensate"
+    if policy == "review":
+        await review(run, step, failure)
+    elif policy == "compensate":
+        await finish_cancelled(run, failure.cancel_reason or CancelReason.OTHER, note=str(failure))
+    else:
+        await compensation.undo(run, list(reversed(run.completed)))
+        run.completed.clear()
+        run.order.failure = str(failure)
+        run.order.outcome = OrderStatus.FAILED
+        run.record(EventType.ORDER_FAILED, step=step.step_id, reason=str(failure))
+
+
+async def finish_cancelled(
+    run: OrderRun, reason: CancelReason, *, actor: str = SYSTEM, note: str | None = None
+) -> None:
+    """Undo what the order did, cancel what is left of it, and end the flow."""
+    undo = list(reversed(run.completed))
+    if run.current_step_id is not None and run.current_step_id not in undo:
+        undo.insert(0, run.current_step_id)
+    await compensation.undo(run, undo)
+    run.completed.clear()
+    for line in run.order.lines:
+        line.move("pending", "cancelled", line.buckets.pending)
+    run.order.cancel_reason = reason
+    run.order.cancel_note = note  # state only, no command: replays unchanged
+    run.order.review = None
+    run.order.outcome = OrderStatus.CANCELLED
+    run.record(EventType.ORDER_CANCELLED, actor=actor, reason=note, cancel_reason=reason.value)
+    raise FlowRedirect()
+
+
+async def review(run: OrderRun, step: FlowStep, failure: StepFailed) -> None:
+    """Wait for a human: escalate after the SLA, cancel after a second one."""
+    run.order.review = Review(
+        step=step.step_id,
+        reason=str(failure),
+        kind=failure.kind,  # type: ignore[arg-type]
+        since=workflow.now(),
+        cancel_reason=failure.cancel_reason,
+    )
+    run.record(
+        EventType.REVIEW_REQUESTED, reason=str(failure), step=step.step_id, kind=failure.kind
+    )
+    run.journal.details = f"needs review: {failure}"
+    while run.order.review is not None:
+        review = run.order.review
+        deadline = review.since + run.review_sla * (2 if review.escalated else 1)
+        remaining = max((deadline - workflow.now()).total_seconds(), 0.001)
+        if await run.wait(lambda: run.order.review is None, timeout=remaining):
+            break
+        if not review.escalated:
+            review.escalated = True
+            run.record(
+                EventType.REVIEW_ESCALATED,
+                reason=f"no decision within {run.review_sla}",
+                step=review.step,
+            )
+        else:
+            await finish_cancelled(
+                run,
+                review.cancel_reason or CancelReason.OTHER,
+                note=f"no review decision within {run.review_sla * 2}; cancelled",
+            )
+
+
+async def decide_review(run: OrderRun, request: Any, *, actor: str) -> None:
+    review = run.order.review
+    assert review is not None
+    run.order.review = None
+    run.record(
+        EventType.REVIEW_DECIDED,
+        actor=actor,
+        reason=request.note,
+        decision=request.decision.value,
+        step=review.step,
+    )
+    index = run.flow.index_of(review.step)
+    if request.decision == ReviewDecision.APPROVE:
+        run.completed.append(review.step)
+        run.cursor = index + 1
+    elif request.decision == ReviewDecision.RETRY:
+        run.epochs[review.step] = run.epochs.get(review.step, 1) + 1
+        run.cursor = index
+    elif request.decision == ReviewDecision.SKIP:
+        run.record(EventType.STEP_SKIPPED, actor=actor, step=review.step, reason=request.note)
+        run.cursor = index + 1
+    else:
+        await finish_cancelled(
+            run,
+            request.reason or review.cancel_reason or CancelReason.OTHER,
+            actor=actor,
+            note=request.note,
+        )
+
+
+async def backtrack(run: OrderRun, to_step: str, *, actor: str, reason: str) -> None:
+    plan = rules.backtrack_plan(run, to_step)
+    for action in plan.actions:
+        await compensation.execute(run, action)
+    for step_id in plan.rerun_steps:
+        run.epochs[step_id] = run.epochs.get(step_id, 1) + 1
+    target = run.flow.index_of(to_step)
+    run.completed = [s for s in run.completed if run.flow.index_of(s) < target]
+    run.cursor = target
+    run.order.review = None
+    run.record(
+        EventType.BACKTRACKED_TO,
+        actor=actor,
+        reason=reason,
+        step=to_step,
+        plan=plan.model_dump(mode="json"),
+    )
+    raise FlowRedirect()

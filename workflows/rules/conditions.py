@@ -1,0 +1,18 @@
+"""The facts about an order that a flow step's `when` condition reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.orders import Order
+
+
+def order_facts(order: Order) -> dict[str, Any]:
+    return {
+        "total_minor": order.total_minor,
+        "line_count": len(order.lines),
+        "item_count": sum(line.active_quantity for line in order.lines),
+        "country": order.shipping_address.country,
+        "customer_id": order.customer_id,
+        "order_type": order.order_type,
+    }
