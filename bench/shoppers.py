@@ -37,23 +37,31 @@ def order_body(customer: str, n: int) -> dict[str, Any]:
 
 
 PLACE_ATTEMPTS = 5
-RETRIES = {"503": 0}
+RETRIES = {"503": 0, "reset": 0}
 
 
 async def place(http: httpx.AsyncClient, body: dict[str, Any]) -> tuple[float, str]:
     """POST one order as a careful client does: a 503 (the store or Temporal busy; nothing
-    changed) is retried with the same Idempotency-Key after its Retry-After. The time
-    returned is the whole placement, retries included; `RETRIES` counts them."""
+    changed) is retried with the same Idempotency-Key after its Retry-After, and so is a
+    kept-alive connection the server closed as the request went out. The time returned is
+    the whole placement, retries included; `RETRIES` counts them."""
     key = uuid.uuid4().hex
     begun = time.perf_counter()
+    response: httpx.Response | None = None
     for _ in range(PLACE_ATTEMPTS):
-        response = await http.post("/orders", json=body, headers={"Idempotency-Key": key})
+        try:
+            response = await http.post("/orders", json=body, headers={"Idempotency-Key": key})
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            RETRIES["reset"] += 1  # the same key: placed at most once
+            continue
         if response.status_code in (200, 201):
             return time.perf_counter() - begun, response.json()["order_id"]
         if response.status_code != 503:
             break
         RETRIES["503"] += 1
         await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+    if response is None:
+        raise BenchError(f"POST /orders: the connection was reset {PLACE_ATTEMPTS} times")
     raise BenchError(f"POST /orders answered {response.status_code}: {response.text[:300]}")
 
 
