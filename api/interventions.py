@@ -127,7 +127,7 @@ def add_route(name: str, path: str, model: type[InterventionRequest], summary: s
 
 for _name, _path, _model, _summary in (
     ("cancel", "cancel", CancelRequest, "Cancel the order, or some units of some lines"),
-    ("hold", "hold", HoldRequest, "Stop the order at its next step boundary"),
+    ("hold", "hold", HoldRequest, "Hold the order: its flow stops at its next wait"),
     ("release", "release", ReleaseRequest, "Release one hold (by reason) or all"),
     ("backtrack", "backtrack", BacktrackRequest, "Move back to an earlier step (or plan it)"),
     ("skip", "skip", SkipRequest, "Move past a skippable step"),

@@ -87,7 +87,7 @@ def hold(
     note: Note = None,
     json: Json = False,
 ) -> None:
-    """stop the order at its next step boundary"""
+    """hold the order: its flow stops at its next wait (carrier, review, release date, ...)"""
     call(intervene, kind="hold", **locals())
 
 
