@@ -11,25 +11,15 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from temporalio import workflow
-from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.rewards import GrantRequest, RewardsActivities
     from domain.events import EventType
     from domain.orders import CarriedOrder, Order
     from domain.returns import RETURN_ENDS
-    from workflows import activity_options, concessions, exchanges, patches
-    from workflows.legacy.rewards import (
-        RewardsInput,
-        RewardsProgress,
-        RewardsWorkflow,
-        rewards_workflow_id,
-    )
-    from workflows.rewards import (
-        RewardLine,
-        points_entry,
-        reward_line,
-    )
+    from workflows import concessions, exchanges, patches
+    from workflows.legacy.rewards import ChildPoints, RewardsProgress
+    from workflows.points import InOrderPoints, PointsKeeper
+    from workflows.rewards import RewardLine, reward_line
 
 
 if TYPE_CHECKING:
@@ -132,21 +122,8 @@ class OrderAfterDelivery:
                 timeout=left,
             )
         run.record(EventType.RETURN_WINDOW_CLOSED, returns=len(order.returns))
-        if self.rewards_started and self.rewards_in_order:
-            granted = await run.call(
-                RewardsActivities.grant_points,
-                GrantRequest(order_id=order.order_id, customer_id=order.customer_id),
-                summary="grant the pending points",
-                local=True,
-                **activity_options.REWARDS,
-            )
-            self._rewards_granted = True
-            run.record(EventType.POINTS_GRANTED, points=granted)
-        elif self.rewards_started:
-            await workflow.get_external_workflow_handle(rewards_workflow_id(order.order_id)).signal(
-                "grant"
-            )
-            await workflow.wait_condition(lambda: self._rewards_granted)
+        if self.rewards_started:
+            await self.points.grant()
 
     def _start_window_timer(self) -> None:
         """The timer that closes the window, for orders whose window opened under this code.
@@ -192,6 +169,17 @@ class OrderAfterDelivery:
 
     # -- rewards --------------------------------------------------------------------------------
 
+    def keep_points(self, in_order: bool) -> None:
+        """Pick the order's points keeper, once, when its run starts: the order itself, or
+        (orders started before `order-runs-in-process`) its RewardsWorkflow child."""
+        self.rewards_in_order = in_order
+        per_unit = self._run.terms.reward_points_per_unit
+        self.points: PointsKeeper = (
+            InOrderPoints(self._run, per_unit)
+            if in_order
+            else ChildPoints(self._run.order, per_unit, lambda: self._rewards_granted)
+        )
+
     async def _start_rewards(self) -> None:
         """Award the delivered lines' points, pending until the window closes."""
         if self._run.terms.reward_points_per_unit <= 0:
@@ -202,55 +190,10 @@ class OrderAfterDelivery:
             for line in order.lines
             if line.buckets.delivered
         ]
-        if self.rewards_in_order:
-            self.rewards_started = True
-            for line in lines:
-                await self._keep_points("award", line)
-            return
-        await workflow.start_child_workflow(
-            RewardsWorkflow.run,
-            RewardsInput(
-                order_id=order.order_id,
-                order_workflow_id=workflow.info().workflow_id,
-                customer_id=order.customer_id,
-                points_per_unit=self._run.terms.reward_points_per_unit,
-                lines=lines,
-            ),
-            id=rewards_workflow_id(order.order_id),
-            # It lives across the order's continue-as-new runs; they signal it by id.
-            parent_close_policy=ParentClosePolicy.ABANDON,
-            static_summary=f"{order.order_id} · loyalty points",
-        )
         self.rewards_started = True
+        await self.points.start(lines)
 
     async def tell_rewards(self, kind: Literal["award", "claw_back"], line: RewardLine) -> None:
         """Award points for delivered units, or take back those of returned units."""
-        if not self.rewards_started:
-            return
-        if self.rewards_in_order:
-            await self._keep_points(kind, line)
-            return
-        handle = workflow.get_external_workflow_handle(rewards_workflow_id(self.order.order_id))
-        await handle.signal(kind, line)  # RewardsWorkflow's "award" or "claw_back"
-
-    async def _keep_points(self, kind: Literal["award", "claw_back"], line: RewardLine) -> None:
-        run = self._run
-        order = self.order
-        entry = points_entry(
-            order.order_id, order.customer_id, self._run.terms.reward_points_per_unit, line
-        )
-        if entry is None:
-            return
-        awarding = kind == "award"
-        await run.call(
-            RewardsActivities.award_points if awarding else RewardsActivities.claw_back_points,
-            entry,
-            summary=f"{'' if awarding else 'take back '}{entry.points} points for {line.line_id}",
-            local=True,
-            **activity_options.REWARDS,
-        )
-        run.record(
-            EventType.POINTS_AWARDED if awarding else "PointsClawedBack",
-            points=entry.points,
-            line_id=line.line_id,
-        )
+        if self.rewards_started:
+            await self.points.tell(kind, line)

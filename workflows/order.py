@@ -42,6 +42,10 @@ with workflow.unsafe.imports_passed_through():
 from workflows.returns import ReturnProgress  # noqa: E402
 
 
+async def _nothing_between_steps() -> None:
+    return None
+
+
 @workflow.defn
 class OrderWorkflow:
     # Every message the order takes. Interventions: an update each (validated before history)
@@ -104,13 +108,18 @@ class OrderWorkflow:
 
     @workflow.run
     async def run(self, order: OrderInput) -> OrderView:
+        # The path the order runs on, chosen once by the patch it took (docs/decisions/0007).
         in_process = workflow.patched(patches.IN_PROCESS.id)
-        self.lane.local = self.shipments.in_order = in_process
-        self.after_delivery.rewards_in_order = in_process
+        self.lane.local = in_process
+        self.shipments.carry_in_order(in_process)
         self.journal.in_process = in_process
-        if order.carried is not None and order.carried.rewards_started:
-            # Points already kept by an earlier run stay where they are.
-            self.after_delivery.rewards_in_order = order.carried.rewards_in_order
+        # In-process orders apply interventions only at the flow's waits, never between two
+        # steps: a task run again after its worker died takes the same local activities.
+        self._between_steps = _nothing_between_steps if in_process else self.inbox.drain
+        # Points already kept by an earlier run stay where they are.
+        carried = order.carried
+        kept = carried.rewards_in_order if carried and carried.rewards_started else in_process
+        self.after_delivery.keep_points(kept)
         self.start_journal()
         self.journal.publish(force=True)
         if order.carried is None:
@@ -143,11 +152,7 @@ class OrderWorkflow:
         steps = self.flow.steps
         while self.order.outcome is None:
             try:
-                # In-process orders apply interventions at the flow's waits (`wait`), never
-                # between two steps: a workflow task that runs again after its worker died
-                # then takes the same steps its local activities took the first time.
-                if not self.lane.local:
-                    await self.inbox.drain()
+                await self._between_steps()
                 if self.order.holds:
                     self.journal.set_details(
                         "on hold: " + ", ".join(h.reason.value for h in self.order.holds)

@@ -23,7 +23,11 @@ with workflow.unsafe.imports_passed_through():
         shipment_id_for,
     )
     from workflows import patches
-    from workflows.legacy.shipment import ShipmentWorkflow, shipment_workflow_id
+    from workflows.legacy.shipment import (
+        ShipmentWorkflow,
+        shipment_workflow_id,
+        start_child_shipment,
+    )
     from workflows.messages import Unreadable, one_model
     from workflows.shipment import (
         CarrierEvent,
@@ -65,7 +69,6 @@ class OrderShipments:
 
     def __init__(self, host: ShipmentsHost) -> None:
         self._host = host
-        self.in_order = False  # runs in the order's own workflow (else as child workflows)
         self._watches: dict[str, ShipmentWatch] = {}
         self._change_results: dict[str, ShipmentChangeResult] = {}
         self._early_carrier_events: dict[str, list[CarrierEvent]] = {}
@@ -192,21 +195,22 @@ class OrderShipments:
             authorization_id=authorization_id,
             capture_key=f"{capture_key_prefix}:{shipment.shipment_id}",
         )
-        if self.in_order:
-            run = ShipmentRun(carried, _InPlace(self), self._host.call)
-            for event in self._early_carrier_events.pop(shipment.shipment_id, []):
-                run.carrier_event(event)
-            self.watch_shipment(shipment.shipment_id, run.run(), run)
-            return shipment
-        handle = await workflow.start_child_workflow(
-            ShipmentWorkflow.run,
-            carried,
-            id=shipment_workflow_id(shipment.shipment_id),
-            static_summary=f"{shipment.shipment_id} · {shipment.warehouse} · "
-            f"{sum(item.quantity for item in shipment.lines)} units",
-        )
-        self.watch_shipment(shipment.shipment_id, handle)
+        await self._carry(carried, shipment)
         return shipment
+
+    def carry_in_order(self, in_order: bool) -> None:
+        """Pick how shipments are carried, once, when the order's run starts: in place, or
+        (orders started before `order-runs-in-process`) as child workflows."""
+        self._carry = self._carry_in_place if in_order else self._carry_as_child
+
+    async def _carry_in_place(self, carried: ShipmentInput, shipment: Shipment) -> None:
+        run = ShipmentRun(carried, _InPlace(self), self._host.call)
+        for event in self._early_carrier_events.pop(shipment.shipment_id, []):
+            run.carrier_event(event)
+        self.watch_shipment(shipment.shipment_id, run.run(), run)
+
+    async def _carry_as_child(self, carried: ShipmentInput, shipment: Shipment) -> None:
+        self.watch_shipment(shipment.shipment_id, await start_child_shipment(carried, shipment))
 
     def watch_shipment(
         self, shipment_id: str, carrying: Awaitable[Shipment], run: ShipmentRun | None = None

@@ -5,15 +5,17 @@ the order's runs, so the two talk by workflow id (signals). Only orders started 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RawValue
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.rewards import GrantRequest, RewardsActivities
+    from domain.orders import Order
     from workflows import activity_options
     from workflows.messages import Unreadable, one_model
     from workflows.rewards import RewardLine, points_entry
@@ -118,3 +120,39 @@ class RewardsWorkflow:
         await workflow.get_external_workflow_handle(self._input.order_workflow_id).signal(
             REWARDS_PROGRESSED, progress
         )
+
+
+class ChildPoints:
+    """The points keeper of an order started before `order-runs-in-process`: its
+    `RewardsWorkflow` child, told by signal; `granted` says when the child reported the grant."""
+
+    def __init__(self, order: Order, points_per_unit: int, granted: Callable[[], bool]) -> None:
+        self._order = order
+        self._per_unit = points_per_unit
+        self._granted = granted
+
+    async def start(self, lines: list[RewardLine]) -> None:
+        order = self._order
+        await workflow.start_child_workflow(
+            RewardsWorkflow.run,
+            RewardsInput(
+                order_id=order.order_id,
+                order_workflow_id=workflow.info().workflow_id,
+                customer_id=order.customer_id,
+                points_per_unit=self._per_unit,
+                lines=lines,
+            ),
+            id=rewards_workflow_id(order.order_id),
+            # It lives across the order's continue-as-new runs; they signal it by id.
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            static_summary=f"{order.order_id} · loyalty points",
+        )
+
+    async def tell(self, kind: Literal["award", "claw_back"], line: RewardLine) -> None:
+        handle = workflow.get_external_workflow_handle(rewards_workflow_id(self._order.order_id))
+        await handle.signal(kind, line)  # the child's "award" or "claw_back"
+
+    async def grant(self) -> None:
+        handle = workflow.get_external_workflow_handle(rewards_workflow_id(self._order.order_id))
+        await handle.signal("grant")
+        await workflow.wait_condition(self._granted)

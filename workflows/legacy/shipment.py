@@ -32,6 +32,20 @@ def shipment_workflow_id(shipment_id: str) -> str:
     return f"shipment-{shipment_id}"
 
 
+async def start_child_shipment(
+    carried: ShipmentInput, shipment: Shipment
+) -> workflow.ChildWorkflowHandle[Any, Shipment]:
+    """Carry a shipment as a child workflow, as orders started before `order-runs-in-process`
+    do; the order follows the handle."""
+    return await workflow.start_child_workflow(
+        ShipmentWorkflow.run,
+        carried,
+        id=shipment_workflow_id(shipment.shipment_id),
+        static_summary=f"{shipment.shipment_id} · {shipment.warehouse} · "
+        f"{sum(item.quantity for item in shipment.lines)} units",
+    )
+
+
 @workflow.defn
 class ShipmentWorkflow:
     """A shipment as a child workflow of its order: how orders that started before shipments
