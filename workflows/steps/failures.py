@@ -39,6 +39,13 @@ def error_message(error: BaseException) -> str:
     return str(cause or error)
 
 
+def business_message(error: BaseException) -> str:
+    """What a classified business failure (a decline, no stock) says, without the error type
+    the SDK puts in front of it: the words an order shows its customer and operator."""
+    cause = getattr(error, "cause", None) or error
+    return cause.message if isinstance(cause, ApplicationError) else str(cause)
+
+
 class ApprovalRequired(StepFailed):
     """Not a failure: the flow asks a person to approve before it goes on."""
 

@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.shipments import AllocatedLine
     from domain.statuses import CancelReason
     from workflows import activity_options
-    from workflows.steps.failures import StepFailed, error_message, error_type
+    from workflows.steps.failures import StepFailed, business_message, error_type
 
 if TYPE_CHECKING:
     from workflows.run import OrderRun
@@ -55,7 +55,7 @@ async def _reserve(run: OrderRun, step: FlowStep, location_kind: str) -> None:
     except ActivityError as error:
         if error_type(error) == "OutOfStock":
             raise StepFailed(
-                error_message(error), kind="out_of_stock", cancel_reason=CancelReason.INVENTORY
+                business_message(error), kind="out_of_stock", cancel_reason=CancelReason.INVENTORY
             ) from error
         raise
     order.reserve(allocations)

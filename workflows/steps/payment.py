@@ -13,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.flows import FlowStep
     from domain.statuses import CancelReason
     from workflows import activity_options, effects
-    from workflows.steps.failures import StepFailed, error_message, error_type
+    from workflows.steps.failures import StepFailed, business_message, error_type
 
 if TYPE_CHECKING:
     from workflows.run import OrderRun
@@ -44,9 +44,11 @@ async def authorize(run: OrderRun, step: FlowStep, key: str, *, local: bool = Fa
         )
     except ActivityError as error:
         if error_type(error) == "PaymentDeclined":
-            run.record(EventType.PAYMENT_DECLINED, message=error_message(error))
+            run.record(EventType.PAYMENT_DECLINED, message=business_message(error))
             raise StepFailed(
-                error_message(error), kind="declined", cancel_reason=CancelReason.PAYMENT_DECLINED
+                business_message(error),
+                kind="declined",
+                cancel_reason=CancelReason.PAYMENT_DECLINED,
             ) from error
         raise
     order.payment.authorization_id = authorization.authorization_id
