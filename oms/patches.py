@@ -5,13 +5,10 @@ old path no running order needs any more can be deprecated, then removed
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from temporalio.client import Client
 
-from oms.config.settings import Settings
-from oms.config.temporal import connect
 from workflows.patches import PATCHES
 
 RUNNING_ORDERS = "WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running'"
@@ -33,20 +30,3 @@ async def count_patches(client: Client, task_queue: str | None = None) -> list[P
         took = await client.count_workflows(f"{running} AND TemporalChangeVersion = '{patch.id}'")
         counts.append(PatchCount(patch.id, patch.since, took.count, total - took.count))
     return counts
-
-
-def render(counts: list[PatchCount]) -> str:
-    rows = [("patch", "since", "running with it", "running without it")]
-    rows += [(c.patch, c.since, str(c.running_with), str(c.running_without)) for c in counts]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        for row in rows
-    ]
-    return "\n".join(line.rstrip() for line in lines)
-
-
-async def patches_command(settings: Settings, *, as_json: bool, task_queue: str | None) -> int:
-    counts = await count_patches(await connect(settings), task_queue)
-    print(json.dumps([asdict(c) for c in counts]) if as_json else render(counts))
-    return 0

@@ -42,7 +42,7 @@ async def _cancel(run: OrderRun, request: CancelRequest, actor: str) -> None:
         remove = cancel.from_allocation(allocation, units, taken)
         if not remove:
             continue
-        shipment = run.shipments.shipment_for(allocation)
+        shipment = run.order.shipment_for(allocation)
         if shipment is not None:
             result = await run.shipments.change_shipment(shipment, remove)
             if not result.accepted:

@@ -147,12 +147,6 @@ class OrderShipments:
             and named[1] > self._host.counters.get("shipment", 0)
         )
 
-    def shipment_for(self, allocation: Allocation) -> Shipment | None:
-        return self.order.shipment_for(allocation)
-
-    def shipment_left(self, allocation: Allocation) -> bool:
-        return self.order.shipment_left(allocation)
-
     def open_shipment(self, allocation: Allocation) -> Shipment:
         self._host.counters["shipment"] = self._host.counters.get("shipment", 0) + 1
         shipment = Shipment(

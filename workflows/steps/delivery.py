@@ -29,7 +29,7 @@ async def fulfill_shipments(run: OrderRun, step: FlowStep) -> None:
     if authorization_id is None or order.payment.voided:
         raise StepFailed("no authorization to capture against")
     for allocation in order.allocations:
-        if run.shipments.shipment_for(allocation) is not None or not any(
+        if run.order.shipment_for(allocation) is not None or not any(
             i.quantity for i in allocation.lines
         ):
             continue  # shipped already in an earlier epoch, or nothing left to send
