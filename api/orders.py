@@ -22,7 +22,7 @@ from api.deps import ClientDep, SettingsDep, ShopPrincipal, StoreDep
 from api.middleware import metrics
 from api.models import OrderCreate, OrderEventsPublic
 from api.placement import price_order
-from domain.orders import Order, OrderInput
+from domain.order_state import OrderInput, place
 from domain.view import OrderView
 from oms.config.auth import Principal
 from store import journal, order_list
@@ -124,13 +124,13 @@ async def place_order(
     handle = await start_order(client, settings.task_queue, order_input)
     if claim.created:
         metrics.order_placed()
-        return Order.place(order_input).view()
+        return place(order_input).view()
     response.status_code = status.HTTP_200_OK
     return await handle.query(OrderWorkflow.view)
 
 
 async def start_order(client, task_queue: str, order: OrderInput) -> WorkflowHandle:  # noqa: ANN001
-    placed = Order.place(order)
+    placed = place(order)
     return await client.start_workflow(
         OrderWorkflow.run,
         order,

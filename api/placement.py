@@ -12,7 +12,7 @@ from api.models import OrderCreate
 from domain.addresses import Address
 from domain.flows import FlowDefinition
 from domain.lines import PricedLine
-from domain.orders import OrderInput
+from domain.order_state import OrderInput
 from domain.returns import ConcessionTerms
 from store import flows
 from store.catalog import items_by_sku

@@ -1,8 +1,8 @@
-"""The order: what its workflow starts from (`OrderInput`), and the live state it keeps (`Order`).
+"""The order: the live state it keeps (`Order`), what it is placed from and what its
+workflow carries live in `domain.order_state`.
 
 `Order` moves units between its lines' buckets as stock is reserved, shipped and delivered;
-`Order.view()` is what callers see (`domain.view`). `CarriedOrder` is what a long-lived order
-continues as new with.
+`Order.view()` is what callers see (`domain.view`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from domain.addresses import Address
-from domain.flows import FlowDefinition, FlowRef
+from domain.flows import FlowRef
 from domain.holds import Hold, Review
-from domain.lines import LineBuckets, OrderLine, PricedLine
+from domain.lines import OrderLine
 from domain.payment import Payment
-from domain.returns import RETURN_ENDS, Appeasement, ConcessionTerms, Return
+from domain.returns import RETURN_ENDS, Appeasement, Return
 from domain.shipments import (
     SHIPMENT_PROGRESS,
     AllocatedLine,
@@ -37,26 +37,6 @@ from domain.view import (
     shown_step,
     voided_minor,
 )
-
-
-class OrderInput(BaseModel):
-    """Everything an order workflow starts from, including the snapshot of its flow."""
-
-    order_id: str
-    customer_id: str
-    order_type: str
-    currency: str
-    lines: list[PricedLine]
-    shipping_address: Address
-    payment_token: str
-    placed_at: datetime
-    flow: FlowDefinition
-    review_sla_s: int = Field(48 * 3600, gt=0, description="escalate, then auto-cancel, after")
-    pickup_window_s: int = Field(3 * 24 * 3600, gt=0, description="pickup orders wait this long")
-    concessions: ConcessionTerms = Field(default_factory=ConcessionTerms)
-    carried: CarriedOrder | None = Field(
-        None, description="set when a long-lived order continues as new: its state so far"
-    )
 
 
 class Order(BaseModel):
@@ -87,32 +67,6 @@ class Order(BaseModel):
     returns: list[Return] = Field(default_factory=list)
     appeasements: list[Appeasement] = Field(default_factory=list)
     return_window_closes_at: datetime | None = None
-
-    @classmethod
-    def place(cls, order: OrderInput) -> Order:
-        return cls(
-            order_id=order.order_id,
-            customer_id=order.customer_id,
-            order_type=order.order_type,
-            flow=order.flow.ref,
-            currency=order.currency,
-            lines=[
-                OrderLine(
-                    line_id=line.line_id,
-                    sku=line.sku,
-                    name=line.name,
-                    unit_price_minor=line.unit_price_minor,
-                    quantity=line.quantity,
-                    buckets=LineBuckets(pending=line.quantity),
-                    kind=line.kind,
-                    release_date=line.release_date,
-                )
-                for line in order.lines
-            ],
-            shipping_address=order.shipping_address,
-            placed_at=order.placed_at,
-            updated_at=order.placed_at,
-        )
 
     def line(self, line_id: str) -> OrderLine:
         for line in self.lines:
@@ -281,18 +235,3 @@ class Order(BaseModel):
             placed_at=self.placed_at,
             updated_at=self.updated_at,
         )
-
-
-class CarriedOrder(BaseModel):
-    """What a new run of a long-lived order starts from when it continues as new."""
-
-    order: Order
-    seq: int  # the journal's last sequence number
-    counters: dict[str, int]
-    epochs: dict[str, int]
-    completed: list[str]
-    rewards_started: bool = False
-    rewards_in_order: bool = False  # False: a `RewardsWorkflow` child keeps the points
-
-
-OrderInput.model_rebuild()

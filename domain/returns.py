@@ -185,3 +185,10 @@ class Appeasement(BaseModel):
     actor: str
     at: datetime
     refund_id: str | None = None
+
+
+class ReturnProgress(BaseModel):
+    """A return's workflow reporting to its order: where the return stands, and why."""
+
+    ret: Return
+    note: str | None = None

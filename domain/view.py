@@ -69,7 +69,7 @@ class OrderView(BaseModel):
     updated_at: datetime
 
 
-class OrderState(Protocol):
+class ViewedOrder(Protocol):
     """What the derivations read of an order: `domain.orders.Order`, which builds its view
     from them (so this module cannot import it)."""
 
@@ -93,7 +93,7 @@ class OrderState(Protocol):
     def return_window_closes_at(self) -> datetime | None: ...
 
 
-def order_status(order: OrderState) -> OrderStatus:
+def order_status(order: ViewedOrder) -> OrderStatus:
     if order.outcome is not None:
         return order.outcome
     if order.review is not None:
@@ -116,7 +116,7 @@ def order_status(order: OrderState) -> OrderStatus:
     return OrderStatus.PROCESSING
 
 
-def financial_status(order: OrderState) -> FinancialStatus:
+def financial_status(order: ViewedOrder) -> FinancialStatus:
     payment = order.payment
     if payment.refunded_minor:
         if payment.refunded_minor >= payment.captured_minor:
@@ -136,7 +136,7 @@ def financial_status(order: OrderState) -> FinancialStatus:
     return FinancialStatus.PENDING
 
 
-def fulfillment_status(order: OrderState) -> FulfillmentStatus:
+def fulfillment_status(order: ViewedOrder) -> FulfillmentStatus:
     active = sum(line.active_quantity for line in order.lines)
     sent = sum(
         line.buckets.shipped + line.buckets.delivered + line.buckets.returned
@@ -155,7 +155,7 @@ def voided_minor(payment: Payment) -> int:
     return payment.voided_minor if payment.voided else 0
 
 
-def shown_step(order: OrderState) -> str | None:
+def shown_step(order: ViewedOrder) -> str | None:
     """The step the view names. The workflow keeps the last step it ran until it finishes;
     once the order has ended, its window is open, or every unit is handed over, no step runs
     any more."""

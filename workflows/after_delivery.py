@@ -14,7 +14,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.events import EventType
-    from domain.orders import CarriedOrder, Order
+    from domain.orders import Order
     from domain.returns import RETURN_ENDS
     from workflows import concessions, exchanges, patches
     from workflows.legacy.rewards import ChildPoints, RewardsProgress
@@ -29,12 +29,8 @@ if TYPE_CHECKING:
 class OrderAfterDelivery:
     """The order's life after delivery, composed into the order workflow."""
 
-    def __init__(self, run: OrderRun, carried: CarriedOrder | None) -> None:
+    def __init__(self, run: OrderRun) -> None:
         self._run = run
-        # Points kept in the order's own workflow (else by a RewardsWorkflow child).
-        self.rewards_in_order = False
-        self.rewards_started = carried is not None and carried.rewards_started
-        self._rewards_granted = False
         self._window_timer: asyncio.Task[None] | None = None
 
     @property
@@ -46,7 +42,7 @@ class OrderAfterDelivery:
     def rewards_progressed(self, progress: RewardsProgress) -> None:
         run = self._run
         if progress.kind == "granted":
-            self._rewards_granted = True
+            run.state.rewards_granted = True
             run.record(EventType.POINTS_GRANTED, points=progress.points)
         elif progress.kind == "awarded":
             run.record(EventType.POINTS_AWARDED, points=progress.points, line_id=progress.line_id)
@@ -66,8 +62,8 @@ class OrderAfterDelivery:
     def _quiet(self) -> bool:
         run = self._run
         return (
-            not self._run.return_inbox
-            and not self._run.exchanges_due
+            not self._run.state.return_inbox
+            and not self._run.state.exchanges_due
             and not run.commands_pending()
             and run.shipments.shipments_settled()
             and all(ret.status in RETURN_ENDS for ret in self.order.returns)
@@ -115,14 +111,14 @@ class OrderAfterDelivery:
             )
             await run.wait(
                 lambda: (
-                    bool(self._run.return_inbox or self._run.exchanges_due)
+                    bool(self._run.state.return_inbox or self._run.state.exchanges_due)
                     or (not self.window_open() and self._quiet())
                     or (self._continue_due() and self._quiet())
                 ),
                 timeout=left,
             )
         run.record(EventType.RETURN_WINDOW_CLOSED, returns=len(order.returns))
-        if self.rewards_started:
+        if self._run.state.rewards_started:
             await self.points.grant()
 
     def _start_window_timer(self) -> None:
@@ -141,10 +137,10 @@ class OrderAfterDelivery:
     async def _settle(self) -> None:
         """Apply what the returns reported, then ship the exchanges they made due."""
         run = self._run
-        while self._run.return_inbox:
-            await concessions.apply_return_progress(run, self._run.return_inbox.pop(0))
-        while self._run.exchanges_due:
-            return_id, line_id, quantity = self._run.exchanges_due.pop(0)
+        while self._run.state.return_inbox:
+            await concessions.apply_return_progress(run, self._run.state.return_inbox.pop(0))
+        while self._run.state.exchanges_due:
+            return_id, line_id, quantity = self._run.state.exchanges_due.pop(0)
             await exchanges.ship_exchange(run, return_id, line_id, quantity)
 
     async def _continue_as_new(self) -> None:
@@ -156,28 +152,19 @@ class OrderAfterDelivery:
         if not (self._quiet() and workflow.all_handlers_finished()):
             run.start_journal()
             return
-        carried = CarriedOrder(
-            order=run.order,
-            seq=run.journal.seq,
-            counters=run.counters,
-            epochs=run.epochs,
-            completed=run.completed,
-            rewards_started=self.rewards_started,
-            rewards_in_order=self.rewards_in_order,
-        )
-        workflow.continue_as_new(run.order_input.model_copy(update={"carried": carried}))
+        workflow.continue_as_new(run.order_input.model_copy(update={"carried": run.state}))
 
     # -- rewards --------------------------------------------------------------------------------
 
     def keep_points(self, in_order: bool) -> None:
         """Pick the order's points keeper, once, when its run starts: the order itself, or
         (orders started before `order-runs-in-process`) its RewardsWorkflow child."""
-        self.rewards_in_order = in_order
+        self._run.state.rewards_in_order = in_order
         per_unit = self._run.terms.reward_points_per_unit
         self.points: PointsKeeper = (
             InOrderPoints(self._run, per_unit)
             if in_order
-            else ChildPoints(self._run.order, per_unit, lambda: self._rewards_granted)
+            else ChildPoints(self._run.order, per_unit, lambda: self._run.state.rewards_granted)
         )
 
     async def _start_rewards(self) -> None:
@@ -190,10 +177,10 @@ class OrderAfterDelivery:
             for line in order.lines
             if line.buckets.delivered
         ]
-        self.rewards_started = True
+        self._run.state.rewards_started = True
         await self.points.start(lines)
 
     async def tell_rewards(self, kind: Literal["award", "claw_back"], line: RewardLine) -> None:
         """Award points for delivered units, or take back those of returned units."""
-        if self.rewards_started:
+        if self._run.state.rewards_started:
             await self.points.tell(kind, line)

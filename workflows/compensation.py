@@ -68,7 +68,7 @@ async def execute(run: OrderRun, action: CompensationAction) -> None:
 
 async def undo(run: OrderRun, step_ids: list[str]) -> list[CompensationAction]:
     """Plan and reverse; each action is journaled by what it did."""
-    actions = plan(run, step_ids)
+    actions = plan(run.situation(), step_ids)
     for action in actions:
         await execute(run, action)
     return actions

@@ -23,12 +23,13 @@ with workflow.unsafe.imports_passed_through():
         RETURN_PROGRESS,
         Return,
         ReturnLine,
+        ReturnProgress,
         ReturnStatus,
     )
     from domain.shipments import ShipmentStatus
     from workflows import activity_options
     from workflows.outcomes import InterventionRefused
-    from workflows.returns import ReturnInput, ReturnProgress, ReturnWorkflow, return_workflow_id
+    from workflows.returns import ReturnInput, ReturnWorkflow, return_workflow_id
     from workflows.rewards import reward_line
     from workflows.steps.failures import error_message
 
@@ -39,8 +40,8 @@ if TYPE_CHECKING:
 async def request_return(run: OrderRun, request: ReturnRequest, actor: str) -> dict[str, Any]:
     order = run.order
     prices = await _price_replacements(run, request)
-    number = run.counters.get("return", 0) + 1
-    run.counters["return"] = number
+    number = run.state.counters.get("return", 0) + 1
+    run.state.counters["return"] = number
     lines = []
     for item in request.lines:
         line = order.line(item.line_id)
@@ -112,9 +113,9 @@ async def _follow(run: OrderRun, ret: Return, handle: Any) -> None:
         final = await handle
     except ChildWorkflowError as error:
         failed = ret.model_copy(update={"status": ReturnStatus.FAILED})
-        run.return_inbox.append(ReturnProgress(ret=failed, note=error_message(error)))
+        run.state.return_inbox.append(ReturnProgress(ret=failed, note=error_message(error)))
         return
-    run.return_inbox.append(ReturnProgress(ret=final))
+    run.state.return_inbox.append(ReturnProgress(ret=final))
 
 
 async def _price_replacements(run: OrderRun, request: ReturnRequest) -> dict[str, CatalogPrice]:
@@ -251,7 +252,7 @@ async def _complete_return(run: OrderRun, ret: Return) -> None:
                     line.buckets.cancelled + line.buckets.returned,
                 )
         else:
-            run.exchanges_due.append((ret.return_id, line_id, quantity))
+            run.state.exchanges_due.append((ret.return_id, line_id, quantity))
         await run.tell_rewards(
             "claw_back",
             reward_line(line, quantity, f"{ret.return_id}:{line_id}:claw_back"),

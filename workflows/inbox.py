@@ -16,11 +16,11 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from domain.events import EventType
     from domain.interventions import INTERVENTIONS, BacktrackRequest, InterventionRequest
+    from domain.returns import ReturnProgress
     from workflows import interventions, patches
     from workflows.legacy.rewards import RewardsProgress
     from workflows.messages import Unreadable, excerpt, one_input, one_model
     from workflows.outcomes import FlowRedirect, InterventionRefused
-    from workflows.returns import ReturnProgress
     from workflows.rules import interventions as rules
     from workflows.rules.compensation import CannotUndo
     from workflows.shipment import ShipmentChangeResult, ShipmentProgress
@@ -112,7 +112,7 @@ class OrderInbox:
         elif name == "shipment_changed":
             run.shipments.shipment_changed(report)
         elif name == "return_progressed":
-            run.return_inbox.append(report)
+            run.state.return_inbox.append(report)
         else:
             run.rewards_progressed(report)
 
@@ -124,13 +124,15 @@ class OrderInbox:
 
     def validate(self, kind: str, args: Sequence[Any]) -> None:
         request = self._parse(kind, args)
-        if error := rules.check(self._run, kind, request):
+        if error := rules.check(self._run.situation(), kind, request):
             raise _refused(error)
 
     async def submit(self, kind: str, args: Sequence[Any]) -> dict[str, Any]:
         request = self._parse(kind, args)
         if isinstance(request, BacktrackRequest) and request.dry_run:
-            return rules.backtrack_plan(self._run, request.to_step).model_dump(mode="json")
+            return rules.backtrack_plan(self._run.situation(), request.to_step).model_dump(
+                mode="json"
+            )
         command = Command(kind, request, request.actor or "operator", from_signal=False)
         self.commands.append(command)
         await workflow.wait_condition(lambda: command.done)
@@ -154,7 +156,7 @@ class OrderInbox:
         refused: str | None
         try:
             request = self._parse(kind, [body])
-            refused = rules.check(self._run, kind, request)
+            refused = rules.check(self._run.situation(), kind, request)
         except ApplicationError as refusal:
             refused = refusal.message
         if refused is None and isinstance(request, BacktrackRequest) and request.dry_run:
@@ -174,7 +176,7 @@ class OrderInbox:
         """Apply queued interventions, oldest first. Only called at safe points."""
         while self.commands:
             command = self.commands.pop(0)
-            error = rules.check(self._run, command.kind, command.request)
+            error = rules.check(self._run.situation(), command.kind, command.request)
             if error is None:
                 try:
                     command.result = await interventions.apply(

@@ -11,7 +11,6 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities, PartialReleaseRequest
     from domain.events import EventType
-    from domain.holds import Hold
     from domain.interventions import (
         CancelRequest,
         ReviewDecision,
@@ -20,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.shipments import AllocatedLine, ShipmentStatus
     from workflows import activity_options, concessions, effects, refunds
     from workflows.outcomes import InterventionRefused
-    from workflows.rules import cancel
+    from workflows.rules import cancel, changes
 
 if TYPE_CHECKING:
     from workflows.run import OrderRun
@@ -112,43 +111,24 @@ def _reduce(items: list[AllocatedLine], remove: list[AllocatedLine]) -> None:
 
 async def apply(run: OrderRun, kind: str, request: Any, actor: str) -> Any:
     """Carry out an accepted intervention; returns the update's answer."""
-    order = run.order
-    now = workflow.now()
+    state = run.state
+    recorded: changes.Recorded | None = None
     if kind == "cancel":
         await _cancel(run, request, actor)
     elif kind == "hold":
-        order.holds.append(Hold(reason=request.reason, note=request.note, actor=actor, at=now))
-        run.record(
-            EventType.ORDER_HELD, actor=actor, reason=request.note, hold=request.reason.value
-        )
+        recorded = changes.hold(state, request, actor, workflow.now())
     elif kind == "release":
-        released = [h for h in order.holds if request.reason in (None, h.reason)]
-        order.holds = [h for h in order.holds if h not in released]
-        run.record(
-            EventType.HOLD_RELEASED,
-            actor=actor,
-            reason=request.note,
-            holds=[h.reason.value for h in released],
-            remaining=len(order.holds),
-        )
+        recorded = changes.release(state, request)
     elif kind == "correct_address":
-        order.shipping_address = request.shipping_address
-        run.record(
-            EventType.SHIPPING_ADDRESS_CORRECTED,
-            actor=actor,
-            reason=request.note,
-            shipping_address=request.shipping_address.model_dump(),
-        )
+        recorded = changes.correct_address(state, request)
+    elif kind == "pickup":
+        recorded = changes.pickup(state, request, actor)
     elif kind == "skip":
-        if order.review is not None and order.review.step == request.step:
-            # Skipping the step an order waits on in review is that review's decision.
+        if changes.skips_review(state, request):
             decision = ReviewRequest(decision=ReviewDecision.SKIP, note=request.reason)
             await run.decide_review(decision, actor=actor)
         else:
-            run.skips.add(request.step)
-            run.record(
-                EventType.STEP_SKIP_REQUESTED, actor=actor, reason=request.reason, step=request.step
-            )
+            recorded = changes.skip_ahead(state, request)
     elif kind == "backtrack":
         await run.backtrack(request.to_step, actor=actor, reason=request.reason)
     elif kind == "review":
@@ -157,12 +137,10 @@ async def apply(run: OrderRun, kind: str, request: Any, actor: str) -> Any:
         return await concessions.request_return(run, request, actor)
     elif kind == "appease":
         return await refunds.appease(run, request, actor)
-    elif kind == "pickup":
-        order.picked_up_by = request.picked_up_by or actor
-        run.record(
-            EventType.PICKUP_CONFIRMED,
-            actor=actor,
-            reason=request.note,
-            picked_up_by=order.picked_up_by,
-        )
-    return order.view().model_dump(mode="json")
+    if recorded is not None:
+        record_change(run, recorded, actor)
+    return run.order.view().model_dump(mode="json")
+
+
+def record_change(run: OrderRun, recorded: changes.Recorded, actor: str) -> None:
+    run.record(recorded.type, actor=actor, reason=recorded.reason, **recorded.data)

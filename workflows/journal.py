@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.journal import JournalActivities
     from domain.events import SYSTEM, JournalBatch, JournalEvent
     from domain.money import Money
+    from domain.order_state import OrderState
     from domain.orders import Order
     from domain.statuses import OrderStatus
     from domain.view import order_status
@@ -35,9 +36,8 @@ def order_summary(order: Order) -> str:
 
 
 class OrderJournal:
-    def __init__(self, order: Order, lane: asyncio.Lock, seq: int = 0) -> None:
-        self.order = order
-        self.seq = seq
+    def __init__(self, state: OrderState, lane: asyncio.Lock) -> None:
+        self._state = state  # the journal numbers its events in `state.seq`
         self.details = ""  # what the order is doing, for the Web UI
         # An in-process order upserts its search attributes from the writer, with each batch,
         # and holds its events while its flow runs from one local activity to the next.
@@ -49,10 +49,18 @@ class OrderJournal:
         self._shown: Shown | None = None  # as the order stands
         self._writer: asyncio.Task[None] | None = None
 
+    @property
+    def order(self) -> Order:
+        return self._state.order
+
+    @property
+    def seq(self) -> int:
+        return self._state.seq
+
     def record(
         self, type: str, *, actor: str = SYSTEM, reason: str | None = None, **data: Any
     ) -> None:
-        self.seq += 1
+        self._state.seq += 1
         now = workflow.now()
         self._unwritten.append(
             JournalEvent(

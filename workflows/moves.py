@@ -87,8 +87,8 @@ async def fail_step(run: OrderRun, step: FlowStep, failure: StepFailed) -> None:
     elif policy == "compensate":
         await finish_cancelled(run, failure.cancel_reason or CancelReason.OTHER, note=str(failure))
     else:
-        await compensation.undo(run, list(reversed(run.completed)))
-        run.completed.clear()
+        await compensation.undo(run, list(reversed(run.state.completed)))
+        run.state.completed.clear()
         run.order.failure = str(failure)
         run.order.outcome = OrderStatus.FAILED
         run.record(EventType.ORDER_FAILED, step=step.step_id, reason=str(failure))
@@ -98,11 +98,11 @@ async def finish_cancelled(
     run: OrderRun, reason: CancelReason, *, actor: str = SYSTEM, note: str | None = None
 ) -> None:
     """Undo what the order did, cancel what is left of it, and end the flow."""
-    undo = list(reversed(run.completed))
+    undo = list(reversed(run.state.completed))
     if run.current_step_id is not None and run.current_step_id not in undo:
         undo.insert(0, run.current_step_id)
     await compensation.undo(run, undo)
-    run.completed.clear()
+    run.state.completed.clear()
     for line in run.order.lines:
         line.move("pending", "cancelled", line.buckets.pending)
     run.order.cancel_reason = reason
@@ -160,14 +160,14 @@ async def decide_review(run: OrderRun, request: Any, *, actor: str) -> None:
     )
     index = run.flow.index_of(review.step)
     if request.decision == ReviewDecision.APPROVE:
-        run.completed.append(review.step)
-        run.cursor = index + 1
+        run.state.completed.append(review.step)
+        run.state.cursor = index + 1
     elif request.decision == ReviewDecision.RETRY:
-        run.epochs[review.step] = run.epochs.get(review.step, 1) + 1
-        run.cursor = index
+        run.state.epochs[review.step] = run.state.epochs.get(review.step, 1) + 1
+        run.state.cursor = index
     elif request.decision == ReviewDecision.SKIP:
         run.record(EventType.STEP_SKIPPED, actor=actor, step=review.step, reason=request.note)
-        run.cursor = index + 1
+        run.state.cursor = index + 1
     else:
         await finish_cancelled(
             run,
@@ -178,14 +178,14 @@ async def decide_review(run: OrderRun, request: Any, *, actor: str) -> None:
 
 
 async def backtrack(run: OrderRun, to_step: str, *, actor: str, reason: str) -> None:
-    plan = rules.backtrack_plan(run, to_step)
+    plan = rules.backtrack_plan(run.situation(), to_step)
     for action in plan.actions:
         await compensation.execute(run, action)
     for step_id in plan.rerun_steps:
-        run.epochs[step_id] = run.epochs.get(step_id, 1) + 1
+        run.state.epochs[step_id] = run.state.epochs.get(step_id, 1) + 1
     target = run.flow.index_of(to_step)
-    run.completed = [s for s in run.completed if run.flow.index_of(s) < target]
-    run.cursor = target
+    run.state.completed = [s for s in run.state.completed if run.flow.index_of(s) < target]
+    run.state.cursor = target
     run.order.review = None
     run.record(
         EventType.BACKTRACKED_TO,

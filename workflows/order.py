@@ -21,9 +21,11 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from domain import order_state
     from domain.events import SYSTEM, EventType
     from domain.flows import FlowStep
-    from domain.orders import Order, OrderInput
+    from domain.order_state import OrderInput
+    from domain.orders import Order
     from domain.statuses import CancelReason
     from domain.view import OrderView
     from workflows import effects, moves, patches, refunds
@@ -35,11 +37,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.outcomes import FlowRedirect
     from workflows.rewards import RewardLine
     from workflows.rules.conditions import order_facts
+    from workflows.rules.state import FlowState
     from workflows.steps import STEPS, StepFailed, error_message
     from workflows.tracking import OrderShipments
-
-# Sandboxed with this module (not passed through): they are parts of the workflow class.
-from workflows.returns import ReturnProgress  # noqa: E402
 
 
 async def _nothing_between_steps() -> None:
@@ -74,35 +74,22 @@ class OrderWorkflow:
     @workflow.init
     def __init__(self, order: OrderInput) -> None:
         self.order_input = order.model_copy(update={"carried": None})
-        self.order = Order.place(order)
+        self.state = order_state.start(order)
         self.payment_token = order.payment_token
         self.terms = order.concessions
         self.flow = order.flow
-        self.cursor = 0
-        self.completed: list[str] = []  # step ids, in the order they completed
-        self.skips: set[str] = set()
-        self.running_step: str | None = None
         self.review_sla = timedelta(seconds=order.review_sla_s)
         self.pickup_window = timedelta(seconds=order.pickup_window_s)
-        self.epochs: dict[str, int] = {}
-        self.counters: dict[str, int] = {}
         self.shipments = OrderShipments(self)
         self.lane = ActivityLane()
-        self.return_inbox: list[ReturnProgress] = []
-        self.exchanges_due: list[tuple[str, str, int]] = []
         self.return_tasks: dict[str, asyncio.Task[None]] = {}
-        if order.carried is not None:
-            # A new run of a long-lived order: pick up where the last one stopped.
-            carried = order.carried
-            self.order = carried.order
-            self.counters = dict(carried.counters)
-            self.epochs = dict(carried.epochs)
-            self.completed = list(carried.completed)
-            self.cursor = len(self.flow.steps)
-        seq = order.carried.seq if order.carried is not None else 0
-        self.journal = OrderJournal(self.order, self.lane.lock, seq)
-        self.after_delivery = OrderAfterDelivery(self, order.carried)
+        self.journal = OrderJournal(self.state, self.lane.lock)
+        self.after_delivery = OrderAfterDelivery(self)
         self.inbox = OrderInbox(self)
+
+    @property
+    def order(self) -> Order:
+        return self.state.order
 
     # -- the interpreter ----------------------------------------------------------------------
 
@@ -117,9 +104,10 @@ class OrderWorkflow:
         # steps: a task run again after its worker died takes the same local activities.
         self._between_steps = _nothing_between_steps if in_process else self.inbox.drain
         # Points already kept by an earlier run stay where they are.
-        carried = order.carried
-        kept = carried.rewards_in_order if carried and carried.rewards_started else in_process
-        self.after_delivery.keep_points(kept)
+        state = self.state
+        self.after_delivery.keep_points(
+            state.rewards_in_order if state.rewards_started else in_process
+        )
         self.start_journal()
         self.journal.publish(force=True)
         if order.carried is None:
@@ -159,43 +147,45 @@ class OrderWorkflow:
                     )
                     await self.wait(lambda: not self.order.holds)
                     continue
-                if self.cursor >= len(steps):
+                if self.state.cursor >= len(steps):
                     await moves.complete(self)
                     return
-                step = steps[self.cursor]
-                if step.step_id in self.skips or (
+                step = steps[self.state.cursor]
+                if step.step_id in self.state.skips or (
                     step.when is not None and not step.when.holds(order_facts(self.order))
                 ):
                     why = (
-                        "skipped by request" if step.step_id in self.skips else "condition not met"
+                        "skipped by request"
+                        if step.step_id in self.state.skips
+                        else "condition not met"
                     )
                     self.record(EventType.STEP_SKIPPED, step=step.step_id, reason=why)
-                    self.cursor += 1
+                    self.state.cursor += 1
                     continue
                 await self._run_step(step)
             except FlowRedirect:
                 continue
 
     async def _run_step(self, step: FlowStep) -> None:
-        self.running_step = step.step_id
+        self.state.running_step = step.step_id
         self.order.current_step = step.step_id
         self.order.current_stage = step.spec.stage
         self.journal.set_details(step.spec.description)
         try:
             await STEPS[step.step](self, step)
         except StepFailed as failure:
-            self.running_step = None
+            self.state.running_step = None
             await moves.fail_step(self, step, failure)
             return
         except (ActivityError, ChildWorkflowError) as error:
             # Retries exhausted, or an error nobody classified: a human decides.
-            self.running_step = None
+            self.state.running_step = None
             await moves.review(self, step, StepFailed(f"{step.step_id}: {error_message(error)}"))
             return
         finally:
-            self.running_step = None
-        self.completed.append(step.step_id)
-        self.cursor += 1
+            self.state.running_step = None
+        self.state.completed.append(step.step_id)
+        self.state.cursor += 1
 
     async def finish_cancelled(
         self, reason: CancelReason, *, actor: str = SYSTEM, note: str | None = None
@@ -212,10 +202,11 @@ class OrderWorkflow:
 
     @property
     def current_step_id(self) -> str | None:
-        """The step under way, or the failed step an order in review waits on."""
-        if self.running_step is not None:
-            return self.running_step
-        return self.order.review.step if self.order.review is not None else None
+        return self.state.current_step_id
+
+    def situation(self) -> FlowState:
+        """What the rules decide on: the state, the flow, and whether returns are open."""
+        return FlowState(self.state, self.flow, self.window_open())
 
     async def wait(self, condition: Callable[[], bool], timeout: float | None = None) -> bool:
         """Wait for `condition`, applying interventions meanwhile; False on timeout."""
@@ -255,13 +246,12 @@ class OrderWorkflow:
     def key(self, step: FlowStep) -> str:
         """The idempotency key of a step's effect: order, step and the step's epoch."""
         return effects.keys.step(
-            self.order.order_id, step.step_id, self.epochs.get(step.step_id, 1)
+            self.order.order_id, step.step_id, self.state.epochs.get(step.step_id, 1)
         )
 
     def next_key(self, purpose: str) -> str:
         """A fresh key for a one-off effect (a refund, a cancel's releases)."""
-        self.counters[purpose] = self.counters.get(purpose, 0) + 1
-        return effects.keys.counted(self.order.order_id, purpose, self.counters[purpose])
+        return effects.keys.counted(self.order.order_id, purpose, self.state.key_for(purpose))
 
     def rewards_progressed(self, progress: RewardsProgress) -> None:
         self.after_delivery.rewards_progressed(progress)

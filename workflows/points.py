@@ -29,7 +29,8 @@ class PointsKeeper(Protocol):
 
 
 class PointsHost(Protocol):
-    order: Order
+    @property
+    def order(self) -> Order: ...
 
     async def call(
         self,

@@ -55,8 +55,8 @@ async def refund(run: OrderRun, key: str, amount: int, reason: str) -> int:
 
 
 async def appease(run: OrderRun, request: AppeasementRequest, actor: str) -> dict[str, Any]:
-    number = run.counters.get("appeasement", 0) + 1
-    run.counters["appeasement"] = number
+    number = run.state.counters.get("appeasement", 0) + 1
+    run.state.counters["appeasement"] = number
     appeasement_id = f"{run.order.order_id}-A{number}"
     run.record(
         EventType.APPEASEMENT_REQUESTED,

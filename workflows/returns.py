@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         ReturnCondition,
         ReturnDecision,
         ReturnDecisionRequest,
+        ReturnProgress,
         ReturnReceipt,
         ReturnStatus,
         receipt_error,
@@ -203,11 +204,6 @@ class ReturnWorkflow:
         await workflow.get_external_workflow_handle(self._input.order_workflow_id).signal(
             RETURN_PROGRESSED, ReturnProgress(ret=self._ret, note=note)
         )
-
-
-class ReturnProgress(BaseModel):
-    ret: Return
-    note: str | None = None
 
 
 def _items(ret: Return, units: dict[str, int]) -> list[AllocatedLine]:

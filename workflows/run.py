@@ -11,39 +11,37 @@ from datetime import timedelta
 from typing import Any, Literal, Protocol
 
 from domain.flows import FlowDefinition, FlowStep
-from domain.orders import Order, OrderInput
+from domain.order_state import OrderInput, OrderState
+from domain.orders import Order
 from domain.returns import ConcessionTerms
 from domain.statuses import CancelReason
 from workflows.journal import OrderJournal
 from workflows.legacy.rewards import RewardsProgress
-from workflows.returns import ReturnProgress
 from workflows.rewards import RewardLine
+from workflows.rules.state import FlowState
 from workflows.tracking import OrderShipments
 
 
 class OrderRun(Protocol):
     # -- the order's state ---------------------------------------------------------------------
-    order: Order
+    state: OrderState  # everything the run keeps, carried whole when it continues as new
     order_input: OrderInput
     flow: FlowDefinition
     terms: ConcessionTerms
     payment_token: str
     pickup_window: timedelta
-    cursor: int
-    completed: list[str]
-    skips: set[str]
-    running_step: str | None
-    counters: dict[str, int]
-    epochs: dict[str, int]  # a step's epoch, bumped when it runs again (backtrack, retry)
     review_sla: timedelta
-    return_inbox: list[ReturnProgress]
-    exchanges_due: list[tuple[str, str, int]]
     return_tasks: dict[str, asyncio.Task[None]]
     shipments: OrderShipments
     journal: OrderJournal
 
     @property
+    def order(self) -> Order: ...
+
+    @property
     def current_step_id(self) -> str | None: ...
+
+    def situation(self) -> FlowState: ...
 
     def commands_pending(self) -> bool: ...
 

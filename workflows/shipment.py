@@ -19,6 +19,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.shipping import BookShipmentRequest, ShippingActivities
     from domain.addresses import Address
+    from domain.order_state import OrderState
     from domain.orders import Order
     from domain.shipments import AllocatedLine, Shipment, ShipmentStatus
     from workflows import activity_options, effects
@@ -253,8 +254,11 @@ class ShipmentWatch:
 class ShipmentsHost(Protocol):
     """What the shipments use of the order they belong to."""
 
-    order: Order
-    counters: dict[str, int]
+    @property
+    def order(self) -> Order: ...
+
+    @property
+    def state(self) -> OrderState: ...
 
     def record(
         self, type: str, *, actor: str = ..., reason: str | None = ..., **data: Any

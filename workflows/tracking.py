@@ -144,13 +144,13 @@ class OrderShipments:
         return (
             named is not None
             and named[0] == self.order.order_id
-            and named[1] > self._host.counters.get("shipment", 0)
+            and named[1] > self._host.state.counters.get("shipment", 0)
         )
 
     def open_shipment(self, allocation: Allocation) -> Shipment:
-        self._host.counters["shipment"] = self._host.counters.get("shipment", 0) + 1
+        self._host.state.counters["shipment"] = self._host.state.counters.get("shipment", 0) + 1
         shipment = Shipment(
-            shipment_id=shipment_id_for(self.order.order_id, self._host.counters["shipment"]),
+            shipment_id=shipment_id_for(self.order.order_id, self._host.state.counters["shipment"]),
             warehouse=allocation.warehouse,
             reservation_id=allocation.reservation_id,
             lines=[item.model_copy() for item in allocation.lines if item.quantity],

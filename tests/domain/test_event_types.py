@@ -21,6 +21,7 @@ from domain.events import EventType, JournalEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / "workflows"
+FORWARDERS = ("record", "record_change")
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,12 @@ def written_events() -> list[Written]:
     for path in sorted(WORKFLOWS.rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         dicts = _dicts(tree)
-        # A `record` that hands its own `type` on (the workflow to its journal) names no event.
+        # A `record` that hands its own `type` on (the workflow to its journal, an applied
+        # change to the workflow) names no event; the `Recorded` a rule returns does.
         forwarding = {
             id(call)
             for function in ast.walk(tree)
-            if isinstance(function, ast.FunctionDef) and function.name == "record"
+            if isinstance(function, ast.FunctionDef) and function.name in FORWARDERS
             for call in ast.walk(function)
         }
         for node in ast.walk(tree):
@@ -99,7 +101,7 @@ def written_events() -> list[Written]:
                 continue
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            if called != "record" or (argument := _event_argument(node)) is None:
+            if called not in ("record", "Recorded") or (argument := _event_argument(node)) is None:
                 continue
             where = f"{path.relative_to(ROOT)}:{node.lineno}"
             try:

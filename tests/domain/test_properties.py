@@ -40,10 +40,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from domain import order_state
 from domain.flows import FlowDefinition
 from domain.holds import Hold, HoldReason, Review
 from domain.lines import LineBuckets, OrderLine, PricedLine
-from domain.orders import Order, OrderInput
+from domain.order_state import OrderInput
+from domain.orders import Order
 from domain.payment import Payment
 from domain.returns import (
     RETURN_ENDS,
@@ -93,7 +95,7 @@ line_specs = st.lists(
 
 
 def place(specs: list[tuple[int, int, str]]) -> Order:
-    return Order.place(
+    return order_state.place(
         OrderInput(
             order_id="ord_prop",
             customer_id="cus_prop",

@@ -15,7 +15,7 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from domain.orders import OrderInput
+from domain.order_state import OrderInput
 from domain.view import OrderView
 from tests.helpers.stub_activities import StubActivities
 from workers import payload_passes

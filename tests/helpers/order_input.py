@@ -12,7 +12,8 @@ from typing import NamedTuple
 from domain.addresses import Address
 from domain.flows import FlowDefinition
 from domain.lines import ItemKind, PricedLine
-from domain.orders import Order, OrderInput
+from domain.order_state import OrderInput, place
+from domain.orders import Order
 from domain.returns import ConcessionTerms
 
 FLOWS = Path(__file__).resolve().parents[2] / "store" / "seed" / "flows"
@@ -75,7 +76,7 @@ def order_input(
 
 def placed(release_date: date | None = None) -> Order:
     """Two mugs (12.00 each) and a lamp (39.00): 63.00."""
-    return Order.place(
+    return place(
         OrderInput(
             order_id="ord_view",
             customer_id="cus_view",

@@ -13,6 +13,7 @@ from api.models import OrderCreate
 from api.placement import price_order
 from domain.events import JournalEvent
 from domain.holds import Review
+from domain.order_state import place
 from domain.orders import Order
 from domain.view import OrderView
 from store import journal
@@ -27,7 +28,7 @@ T0 = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
 async def placed(store: Store, customer: str = "cus_alice", **body: Any) -> Order:
     request = OrderCreate.model_validate(order_body(customer=customer) | body)
     order_input = await price_order(store, f"ord_{uuid.uuid4().hex[:16]}", request)
-    return Order.place(order_input.model_copy(update={"placed_at": T0}))
+    return place(order_input.model_copy(update={"placed_at": T0}))
 
 
 def batch(order: Order, first: int, *types: str, **data: Any) -> list[JournalEvent]:

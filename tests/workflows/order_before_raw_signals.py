@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from domain.orders import OrderInput
+    from domain.order_state import OrderInput
     from domain.view import OrderView
 
 from workflows.order import OrderWorkflow
