@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 
-from api.deps import CurrentPrincipal, StoreDep, require_role
+from api.deps import CurrentPrincipal, SettingsDep, StoreDep, require_role
 from api.models import MAX_FLOW_VERSION, FlowDiagram, FlowsPublic, FlowVersionPublic
-from domain.flows import STEP_SPECS, Condition, FlowDefinition, FlowDraft
+from domain.diagrams import render
+from domain.endpoints import host_allowed
+from domain.flows import FlowDefinition, FlowDraft
 from oms.config.auth import Principal
 from store import flows
 from store.db import Store
+from store.endpoints import endpoint_urls
 from store.flows import FlowInvalid, FlowVersion
 
 router = APIRouter(prefix="/flows", tags=["flows"])
@@ -68,7 +71,7 @@ async def get_flow(
 async def get_diagram(
     flow_type: str, version: VersionNumber, _: CurrentPrincipal, store: StoreDep
 ) -> FlowDiagram:
-    return FlowDiagram(mermaid=mermaid(await found_version(store, flow_type, version)))
+    return FlowDiagram(mermaid=render(await found_version(store, flow_type, version)))
 
 
 @router.post(
@@ -78,65 +81,26 @@ async def get_diagram(
     response_model_exclude_none=True,
     responses={422: {"description": "the definition cannot run; `detail` lists every reason"}},
 )
-async def register_flow(body: FlowDraft, _: OperatorPrincipal, store: StoreDep) -> FlowDefinition:
-    """Register the definition as its type's next version; new orders of the type run it."""
+async def register_flow(
+    body: FlowDraft, _: OperatorPrincipal, store: StoreDep, settings: SettingsDep
+) -> FlowDefinition:
+    """Register the definition as its type's next version; new orders of the type run it.
+    With `"kind": "fragment"` it is a fragment, which order types include by its type."""
+    calls = any(step.kind == "call" for step in body.walk())
     try:
-        return await flows.register(store, body)
+        return await flows.register(
+            store,
+            body,
+            # Call steps must name registered endpoints on allowed hosts.
+            endpoints=await endpoint_urls(store) if calls else None,
+            host_allowed=allowed_host(settings.allowed_call_hosts),
+        )
     except FlowInvalid as invalid:
         raise HTTPException(422, invalid.errors) from invalid
 
 
-OPS = {"eq": "=", "ne": "≠", "gt": "#gt;", "ge": "≥", "lt": "#lt;", "le": "≤", "in": "in"}
+def allowed_host(allowed: list[str]) -> Callable[[str], bool]:
+    def check(host: str) -> bool:
+        return host_allowed(f"http://[{host}]/" if ":" in host else f"http://{host}/", allowed)
 
-
-def _text(value: str) -> str:
-    # Mermaid entity codes, so that quotes and angle brackets never end or open markup.
-    return (
-        value.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
-    )
-
-
-def _condition(condition: Condition) -> str:
-    return f"{condition.field} {OPS[condition.op]} {_text(json.dumps(condition.value))}"
-
-
-def mermaid(flow: FlowDefinition) -> str:
-    """A `flowchart TD`: one node per step (its id, its failure policy), conditions as edge
-    labels with a dotted edge around the step when the condition does not hold, and each
-    compensation as a dotted edge to what undoes the step."""
-    lines = [
-        "flowchart TD",
-        f'    start(["{_text(flow.type)} v{flow.version}: order placed"])',
-    ]
-    for index, step in enumerate(flow.steps):
-        label = [_text(step.step_id)]
-        if step.step_id != step.step:
-            label.append(f"step: {_text(step.step)}")
-        label.append(f"on failure: {step.on_failure}")
-        if step.is_skippable:
-            label.append("skippable")
-        if step.retry is not None:
-            label.append(f"retry: {step.retry.max_attempts} attempts")
-        if not step.backtrackable:
-            label.append("no backtrack")
-        lines.append(f'    s{index}["{"<br/>".join(label)}"]')
-    lines.append('    done(["completed"])')
-    targets = [f"s{index}" for index in range(len(flow.steps))] + ["done"]
-    previous = "start"
-    for index, step in enumerate(flow.steps):
-        if step.when is None:
-            lines.append(f"    {previous} --> s{index}")
-        else:
-            condition = _condition(step.when)
-            lines.append(f'    {previous} -->|"{condition}"| s{index}')
-            lines.append(f'    {previous} -.->|"otherwise"| {targets[index + 1]}')
-        previous = f"s{index}"
-    lines.append(f"    {previous} --> done")
-    for index, step in enumerate(flow.steps):
-        spec = STEP_SPECS.get(step.step)
-        if spec is not None and spec.compensation:
-            lines.append(f'    u{index}[/"undo: {_text(spec.compensation)}"/]')
-            lines.append(f"    s{index} -.-> u{index}")
-            lines.append(f"    class u{index} undo")
-    lines.append("    classDef undo stroke-dasharray: 4 3")
-    return "\n".join(lines) + "\n"
+    return check

@@ -11,11 +11,13 @@ from fastapi import FastAPI
 
 from api import (
     catalog,
+    endpoints,
     flows,
     health,
     interventions,
     metrics,
     middleware,
+    order_diagram,
     order_list,
     orders,
     returns,
@@ -24,6 +26,7 @@ from api import (
     shipments,
     stats,
 )
+from api.health import close_broker
 from oms.config.logs import configure_logging
 from oms.config.settings import Settings, get_settings
 from oms.config.temporal import connect
@@ -34,12 +37,14 @@ from store.migrate import upgrade
 ROUTERS = (
     order_list,
     orders,
+    order_diagram,
     interventions,
     returns,
     rewards,
     reviews,
     catalog,
     flows,
+    endpoints,
     shipments,
     stats,
     health,
@@ -64,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await close_broker(app.state)
             await store.close()
 
     app = FastAPI(

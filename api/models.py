@@ -79,6 +79,7 @@ class Health(BaseModel):
     api: str
     temporal: str
     store: str
+    broker: str = "not configured"  # NATS JetStream, when OMS_NATS_URL names one
 
 
 class FlowVersionPublic(FlowDefinition):

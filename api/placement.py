@@ -22,10 +22,25 @@ from store.db import Store
 async def resolve_flow(
     source: Store | AsyncSession, order_type: str, version: int | None
 ) -> FlowDefinition:
-    """The registry's flow for a new order: the given version, else the type's latest."""
+    """The registry's flow for a new order: the given version, else the type's latest, its
+    fragment includes expanded against the registry now."""
     flow = await flows.resolve(source, order_type, version)
+    if flow is not None and flow.kind == "fragment":
+        raise invalid(
+            ("body", "order_type"),
+            f"{order_type} is a fragment, included by order types; it takes no orders",
+            order_type,
+        )
     if flow is not None:
-        return flow
+        try:
+            return await flows.expand_for_order(source, flow)
+        except flows.FlowInvalid as refused:
+            raise invalid(
+                ("body", "order_type"),
+                f"{order_type} v{flow.version} cannot run with the fragments registered now: "
+                + "; ".join(refused.errors),
+                order_type,
+            ) from refused
     if await flows.latest(source, order_type) is None:
         known = ", ".join(await flows.types(source))
         raise invalid(("body", "order_type"), f"unknown order type; known: {known}", order_type)

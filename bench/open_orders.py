@@ -1,11 +1,13 @@
 """The open orders: the order worker restarted with an hour's carrier delay, so each order
 waits for its shipment's dispatch. M orders POSTed by K concurrent clients [post_p50_ms,
 post_p99_ms], the workers' RSS before and after [worker_kb_per_open_order] and their cache,
-Q queries of the first order placed [query_*], then POSTs at a steady rate, half the orders
-run's throughput, for 10 s [post_paced_*]: what a shopper waits at a load the stack sustains."""
+Q queries of the first order placed [query_*]; then, open loop (`bench.open_loop`), the
+highest POST rate the stack sustains [post_max_per_s] and what a shopper waits at half of it
+[post_p50_ms_at_half_max, post_p99_ms_at_half_max]."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -17,18 +19,70 @@ from bench.gauges import (
     settled_rss,
     wait_for_booked,
 )
+from bench.open_loop import at_rate, ramp
 from bench.options import Options
 from bench.report import Progress, percentile
-from bench.shoppers import RETRIES, api_client, place_many, place_paced
+from bench.shoppers import RETRIES, api_client, order_body, place_many, post_once
 from bench.stack import BenchError, BenchStack
 from oms.supervisor import free_port
 
 OPEN_CARRIER_DELAY_S = 3600.0
-PACED_SECONDS = 10.0
+OPEN_LOOP_CONNECTIONS = 64
+
+
+async def post_rates(
+    stack: BenchStack, options: Options, progress: Progress, start_rate: float, units: int
+) -> dict[str, Any]:
+    """The open loop's POSTs: the ramp to the highest sustained rate (an order's work is done
+    once its shipment is booked), then half of it for `--steady-seconds` once the ramp's
+    orders are all booked; together at most `units` orders (the seeded stock)."""
+    booked_before = await asyncio.to_thread(stack.booked_shipments)
+    accepted = 0
+
+    async with api_client(stack, OPEN_LOOP_CONNECTIONS) as http:  # one pool of connections
+
+        async def ramp_post(n: int) -> None:
+            nonlocal accepted
+            await post_once(http, order_body("cus_bench_ramp", n))
+            accepted += 1
+
+        async def backlog() -> int:
+            booked = await asyncio.to_thread(stack.booked_shipments) - booked_before
+            return accepted - booked
+
+        found = await ramp(
+            ramp_post,
+            start_rate,
+            options.ramp_seconds,
+            min(2.0, options.ramp_seconds / 4),
+            units // 2,
+            progress,
+            "POST /orders, open loop",
+            backlog,
+        )
+        await wait_for_booked(stack, booked_before + accepted, progress, timeout=120)
+        best = found["max_per_s"]
+        # Nothing sustained: half the lowest rate tried, so that the latency is still shown.
+        tried = min((step["rate"] for step in found["steps"]), default=start_rate)
+        half = (best if best is not None else tried) / 2
+        seconds = min(options.steady_seconds, (units // 2) / half)
+        progress.update(f"POST /orders at {half:.1f}/s for {seconds:.0f} s, open loop")
+        step, _ = await at_rate(
+            lambda n: post_once(http, order_body("cus_bench_steady", n)), half, seconds
+        )
+    return {
+        "post_max_per_s": best,
+        "post_ramp": found,
+        "post_rate_at_half_max_per_s": half,
+        "post_p50_ms_at_half_max": step.p50_ms,
+        "post_p99_ms_at_half_max": step.p99_ms,
+        "post_requests_at_half_max": step.sent,
+        "post_errors_at_half_max": step.errors,
+    }
 
 
 async def open_orders_phase(
-    stack: BenchStack, options: Options, progress: Progress, paced_rate: float
+    stack: BenchStack, options: Options, progress: Progress, start_rate: float, units: int
 ) -> dict[str, Any]:
     from workflows.order import OrderWorkflow, order_workflow_id
 
@@ -85,21 +139,17 @@ async def open_orders_phase(
             through_api.append((time.perf_counter() - begun) * 1000)
             if response.status_code != 200:
                 raise BenchError(f"GET /orders/{order_id} answered {response.status_code}")
-    # Submission latency at a load the stack sustains: half the orders run's throughput.
-    progress.update(f"POSTing at a steady {paced_rate:.1f} orders/s")
-    paced = await place_paced(stack, "cus_bench_paced", paced_rate, PACED_SECONDS, options.clients)
-    paced_ms = [took * 1000 for took, _ in paced]
+    rates = await post_rates(stack, options, progress, start_rate, units)
     per_order = (after - before) / options.open_orders
     p99 = percentile(latencies_ms, 99)
-    progress.done(f"{per_order:.1f} KB per open order, POST p99 {p99:.1f} ms")
-    return {
+    progress.done(
+        f"{per_order:.1f} KB per open order, POST p99 {p99:.1f} ms ({options.clients} clients), "
+        f"max {rates['post_max_per_s'] or 0:.1f}/s open loop"
+    )
+    return rates | {
         "post_p50_ms": percentile(latencies_ms, 50),
         "post_p99_ms": percentile(latencies_ms, 99),
         "post_requests": len(latencies_ms),
-        "post_paced_rate_per_s": paced_rate,
-        "post_paced_p50_ms": percentile(paced_ms, 50),
-        "post_paced_p99_ms": percentile(paced_ms, 99),
-        "post_paced_requests": len(paced_ms),
         "post_503_retries": RETRIES["503"] - retried,
         "cpu_cores_open_orders_submission": cpu,
         # What each POST cost while the clients placed the open orders (the worker running

@@ -16,25 +16,31 @@ DEFAULT_HISTORIES = Path(__file__).resolve().parent.parent / "tests" / "historie
 # name: (default, --quick)
 PRESETS: dict[str, tuple[float, float]] = {
     "orders": (150, 60),
-    "floor": (150, 60),
+    "naive": (150, 60),
+    "same_shape": (150, 60),
     "concurrency": (16, 16),
     "open_orders": (1000, 200),
     "clients": (32, 32),
     "queries": (50, 20),
     "replay_seconds": (2.0, 0.5),
+    "ramp_seconds": (20.0, 16.0),
+    "steady_seconds": (10.0, 10.0),
 }
 
 
 @dataclass(frozen=True)
 class Options:
     orders: int
-    floor: int
+    naive: int
+    same_shape: int
     concurrency: int
     open_orders: int
     clients: int
     queries: int
     replay_seconds: float
     replay_processes: int
+    ramp_seconds: float
+    steady_seconds: float
     output: Path
     histories: Path
     quick: bool
@@ -77,10 +83,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"standard orders to take from submission to COMPLETED ({default('orders')})",
     )
     parser.add_argument(
+        "--naive",
         "--floor",
+        dest="naive",
         type=positive_int,
         metavar="N",
-        help=f"floor workflows to run; defaults to --orders ({default('floor')})",
+        help=f"naive floor workflows to run; defaults to --orders ({default('naive')})",
+    )
+    parser.add_argument(
+        "--same-shape",
+        type=positive_int,
+        metavar="N",
+        help=f"same-shape floor workflows to run; defaults to --orders ({default('same_shape')})",
     )
     parser.add_argument(
         "--concurrency",
@@ -120,6 +134,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="P",
         help="replay in this many processes at once, each the whole set (default: one per "
         "core, here %(default)s)",
+    )
+    parser.add_argument(
+        "--ramp-seconds",
+        type=non_negative_float,
+        metavar="S",
+        help="how long each open-loop ramp (POST /orders, start_workflow) may step its rate up "
+        f"({default('ramp_seconds')})",
+    )
+    parser.add_argument(
+        "--steady-seconds",
+        type=non_negative_float,
+        metavar="S",
+        help="how long POST /orders is sent at half its highest rate, open loop "
+        f"({default('steady_seconds')})",
     )
     parser.add_argument(
         "--output",
@@ -182,16 +210,18 @@ def resolve(args: argparse.Namespace) -> Options:
         return quick if args.quick else full
 
     orders = int(pick("orders"))
-    floor = args.floor if args.floor is not None else orders
     return Options(
         orders=orders,
-        floor=int(floor),
+        naive=args.naive if args.naive is not None else orders,
+        same_shape=args.same_shape if args.same_shape is not None else orders,
         concurrency=int(pick("concurrency")),
         open_orders=int(pick("open_orders")),
         clients=int(pick("clients")),
         queries=int(pick("queries")),
         replay_seconds=float(pick("replay_seconds")),
         replay_processes=args.replay_processes,
+        ramp_seconds=float(pick("ramp_seconds")),
+        steady_seconds=float(pick("steady_seconds")),
         output=args.output,
         histories=args.histories,
         quick=args.quick,

@@ -1,7 +1,10 @@
 """The orders' throughput: N standard orders POSTed by C concurrent clients and run to
 COMPLETED (the stack's carrier delay 0, a 1 s return window), from the first POST to the last
 close [orders_per_s, order_latency_p50_s], with the CPU each process spent per order and the
-workflow cache's evictions; `--profile-worker` samples the worker with py-spy meanwhile."""
+workflow cache's evictions; `--profile-worker` samples the worker with py-spy meanwhile. At
+the end, the history of one completed order in figures [history_events_per_order,
+upserts_per_order, order_history]: the commonest of a few, since signals that arrive
+together share a workflow task."""
 
 from __future__ import annotations
 
@@ -10,8 +13,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from temporalio.client import Client, WorkflowHistory
 
 from bench.gauges import (
     TROUBLE,
@@ -25,6 +31,7 @@ from bench.gauges import (
 )
 from bench.options import Options
 from bench.report import Progress, percentile
+from bench.shape import event_counts, history_counts
 from bench.shoppers import RETRIES, place_many
 from bench.stack import BenchError, BenchStack
 
@@ -76,6 +83,34 @@ def stop_profiler(profiler: subprocess.Popen | None, stack: BenchStack) -> None:
         profiler.wait()
 
 
+ORDER_CUSTOMER = "cus_bench_orders"
+HISTORIES_READ = 5
+
+
+async def typical_order_history(client: Client) -> WorkflowHistory:
+    """Of the first few completed orders of the run, one whose event counts are the
+    commonest among them."""
+    query = orders_query(ORDER_CUSTOMER, "COMPLETED") + ' AND ExecutionStatus = "Completed"'
+    histories: list[WorkflowHistory] = []
+    async for execution in client.list_workflows(query, limit=HISTORIES_READ):
+        histories.append(await client.get_workflow_handle(execution.id).fetch_history())
+    if not histories:
+        raise BenchError("no completed order to read the history of")
+    signatures = [tuple(event_counts(history.events).items()) for history in histories]
+    commonest = Counter(signatures).most_common(1)[0][0]
+    return histories[signatures.index(commonest)]
+
+
+def order_history_figures(history: WorkflowHistory) -> dict[str, Any]:
+    counts = history_counts(history)
+    return {
+        "history_events_per_order": counts["events"],
+        "upserts_per_order": counts["upserts"],
+        "order_history": counts,
+        "order_history_events": event_counts(history.events),
+    }
+
+
 async def orders_phase(
     stack: BenchStack, options: Options, progress: Progress, metrics_ports: list[int]
 ) -> dict[str, Any]:
@@ -93,7 +128,7 @@ async def orders_phase(
         timeout=120,
         trouble=orders_query("cus_bench_warmup") + f" AND OrderStatus IN {TROUBLE}",
     )
-    customer = "cus_bench_orders"
+    customer = ORDER_CUSTOMER
     profiler = start_profiler(stack, options, progress)
     retried = RETRIES["503"]
     evicted_before = await cache_evictions(metrics_ports)

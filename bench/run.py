@@ -1,10 +1,9 @@
 """The benchmark run: it sequences the phases and writes the result. Replay (`bench.replay`)
-runs first, on an idle machine; then, on one embedded stack (`bench.stack`), the floor
-(`bench.floor_throughput`), the orders (`bench.order_throughput`) and the open orders
-(`bench.open_orders`), which share the shoppers (`bench.shoppers`) and the readings
-(`bench.gauges`). Throughputs run from the first submission to the last close time the
-server records; completion is watched with visibility counts, not queries. Each figure and
-its key in the JSON: docs/performance.md."""
+runs first, on an idle machine; then, on one embedded stack (`bench.stack`), the naive floor
+(`bench.naive_throughput`), the orders (`bench.order_throughput`), the same-shape floor
+scripted from one of them (`bench.same_shape_throughput`) and the open orders
+(`bench.open_orders`), sharing the shoppers (`bench.shoppers`) and the readings
+(`bench.gauges`). Each figure and its key in the JSON: docs/performance.md."""
 
 from __future__ import annotations
 
@@ -15,15 +14,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report
-from bench.floor import standard_flow_steps
-from bench.floor_throughput import floor_phase
+from bench import report, table, targets
 from bench.gauges import WARMUP
+from bench.naive import standard_flow_steps
+from bench.naive_throughput import naive_phase
 from bench.open_orders import OPEN_CARRIER_DELAY_S, open_orders_phase
 from bench.options import Options
-from bench.order_throughput import orders_phase
+from bench.order_throughput import order_history_figures, orders_phase, typical_order_history
 from bench.replay import replay_phase
 from bench.report import Progress
+from bench.same_shape_throughput import same_shape_phase
+from bench.shape import event_counts, shape_of
 from bench.shoppers import MAX_UNITS, SKUS
 from bench.stack import BenchError, BenchStack
 from oms.history import history_files
@@ -31,6 +32,8 @@ from oms.supervisor import free_port
 
 ORDER_CARRIER_DELAY_S = 0.0
 RETURN_WINDOW_S = 1
+OPEN_LOOP_UNITS = 4000  # of the seeded stock, kept for the open loop's POSTs at the least
+WARMUP_UNITS = 10 * WARMUP  # the warm-up orders, one round per order worker process
 
 
 def worker_settings(stack: BenchStack) -> dict[str, Any]:
@@ -65,16 +68,18 @@ def worker_settings(stack: BenchStack) -> dict[str, Any]:
 
 
 async def run(options: Options, progress: Progress) -> dict[str, Any]:
-    if options.orders + options.open_orders + 2 * WARMUP > MAX_UNITS:
+    placed = options.orders + options.open_orders + WARMUP_UNITS
+    if placed + OPEN_LOOP_UNITS > MAX_UNITS:
+        most = MAX_UNITS - OPEN_LOOP_UNITS - WARMUP_UNITS
         raise BenchError(
-            f"--orders plus --open-orders may be at most {MAX_UNITS - 2 * WARMUP}: the seeded "
-            f"stock of {', '.join(SKUS)} runs out beyond that"
+            f"--orders plus --open-orders may be at most {most}: the seeded stock of "
+            f"{', '.join(SKUS)} runs out beyond that"
         )
     begun = time.monotonic()
     load_before = report.load_average()
     steps, flow_version = standard_flow_steps()
     progress.note(
-        f"standard flow v{flow_version}: {steps} steps, so {steps} activities per floor workflow"
+        f"standard flow v{flow_version}: {steps} steps, so {steps} activities per naive workflow"
     )
     figures: dict[str, Any] = {}
     figures |= await replay_phase(
@@ -105,16 +110,23 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
         )
         progress.done(f"up in {stack.root}")
         worker = worker_settings(stack)
-        figures |= await floor_phase(stack, options, steps, progress)
+        figures |= await naive_phase(stack, options, steps, progress)
         figures |= await orders_phase(stack, options, progress, metrics_ports)
-        figures["ratio"] = figures["orders_per_s"] / figures["floor_workflows_per_s"]
-        # What the ratio would be if both runs were held back by the machine's CPU alone.
-        figures["cpu_cost_ratio"] = (
-            figures["cpu_ms_per_floor_workflow"]["total"] / figures["cpu_ms_per_order"]["total"]
+        assert stack.client is not None
+        history = await typical_order_history(stack.client)
+        figures |= order_history_figures(history)
+        figures |= await same_shape_phase(
+            stack,
+            options,
+            progress,
+            shape_of(history),
+            event_counts(history.events),
+            RETURN_WINDOW_S,
         )
         figures |= await open_orders_phase(
-            stack, options, progress, paced_rate=figures["orders_per_s"] / 2
+            stack, options, progress, figures["orders_per_s"], MAX_UNITS - placed
         )
+        figures |= targets.ratios(figures)
         figures["worker_max_cached_workflows"] = worker["max_cached_workflows"]
     finally:
         if options.keep_data:
@@ -125,13 +137,13 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
         "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         "duration_s": time.monotonic() - begun,
         **figures,
-        "targets": report.judge(figures),
+        "targets": targets.judge(figures),
         "machine": report.machine()
         | {"load_average_before": load_before, "load_average_after": report.load_average()},
         "options": options.as_json(),
         "stack": {
             "description": "temporal server start-dev (SQLite file, WAL), API (uvicorn), "
-            "simulated carrier, order worker and floor worker, each in its own processes, "
+            "simulated carrier, order worker and the floors' workers, each in its own processes, "
             "on free ports",
             "standard_flow_version": flow_version,
             "carrier_delay_s": ORDER_CARRIER_DELAY_S,
@@ -171,7 +183,7 @@ def execute(options: Options) -> int:
     write(result, options.output)
     print(report.header(result))
     print()
-    print(report.table(result))
+    print(table.table(result))
     print()
     print(f"written to {options.output}")
     return 0

@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # The importable module's definitions, not this `__main__` copy (see bench/floor.py).
+    # The importable module's definitions, not this `__main__` copy (see bench/naive.py).
     from bench import sdk_memory
 
     sys.exit(sdk_memory.main())

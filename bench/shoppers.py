@@ -1,6 +1,7 @@
 """The shoppers: standard orders POSTed to the API as careful clients place them, by
-concurrent clients each on a connection of its own (a closed loop) or at a steady rate (an
-open loop); a 503 is retried with the same Idempotency-Key, its wait counted."""
+concurrent clients each on a connection of its own (a closed loop; a 503 is retried with the
+same Idempotency-Key, its wait counted), or one at a time as the open loop sends them
+(`bench.open_loop`; a 503 is an error there)."""
 
 from __future__ import annotations
 
@@ -100,28 +101,20 @@ async def place_many(
     return results
 
 
-async def place_paced(
-    stack: BenchStack, customer: str, rate: float, seconds: float, clients: int
-) -> list[tuple[float, str]]:
-    """Orders POSTed at a steady `rate` for `seconds` over `clients` connections, each as it
-    falls due (an open loop, as shoppers arrive), rather than each client's next order as
-    soon as its last was answered, which measures the queue a closed loop builds."""
-    count = max(1, round(rate * seconds))
-    https = [api_client(stack, 1) for _ in range(min(clients, count))]
-    free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-    for http in https:
-        free.put_nowait(http)
-    started = time.perf_counter()
-
-    async def one(index: int) -> tuple[float, str]:
-        await asyncio.sleep(max(0.0, started + index / rate - time.perf_counter()))
-        http = await free.get()
+async def post_once(http: httpx.AsyncClient, body: dict[str, Any]) -> str:
+    """POST one order for the open loop: a kept-alive connection the server closed as the
+    request went out is sent again with the same key; any answer but 200/201 (a 503
+    included) is an error, raised."""
+    key = uuid.uuid4().hex
+    for attempt in (1, 2):
         try:
-            return await place(http, order_body(customer, index))
-        finally:
-            free.put_nowait(http)
-
-    try:
-        return list(await asyncio.gather(*(one(i) for i in range(count))))
-    finally:
-        await asyncio.gather(*(http.aclose() for http in https))
+            response = await http.post("/orders", json=body, headers={"Idempotency-Key": key})
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            RETRIES["reset"] += 1
+            if attempt == 2:
+                raise
+            continue
+        if response.status_code in (200, 201):
+            return response.json()["order_id"]
+        raise BenchError(f"POST /orders answered {response.status_code}")
+    raise AssertionError("unreachable")

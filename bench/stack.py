@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from temporalio.api.enums.v1 import TaskQueueType
@@ -95,7 +96,7 @@ class BenchStack(Supervisor):
     # -- settings as the processes see them ------------------------------------------------
 
     def settings(self, **env: str) -> Settings:
-        values = {
+        values: dict[str, Any] = {
             key[len("OMS_") :].lower(): value
             for key, value in (self.env | env).items()
             if key.startswith("OMS_")
@@ -180,11 +181,15 @@ class BenchStack(Supervisor):
             for index, name in enumerate(worker_names(self.worker_processes))
         ]
 
-    async def start_floor_workers(self, task_queue: str) -> list[subprocess.Popen]:
-        command = [sys.executable, "-m", "bench.floor", task_queue]
+    async def start_floor_workers(
+        self, module: str, name: str, task_queue: str
+    ) -> list[subprocess.Popen]:
+        """A floor's worker processes (`python -m <module> <task_queue>`), as many as the
+        order worker's, named `<name>`, `<name>-2`, ..."""
+        command = [sys.executable, "-m", module, task_queue]
         return [
-            await self.start_worker(name, command, task_queue)
-            for name in worker_names(self.worker_processes, "floor-worker")
+            await self.start_worker(each, command, task_queue)
+            for each in worker_names(self.worker_processes, name)
         ]
 
     def stop_workers(self, name: str) -> None:

@@ -39,6 +39,14 @@ class EventType(StrEnum):
     REVIEW_DECIDED = "ReviewDecided"
     BACKTRACKED_TO = "BacktrackedTo"  # the flow went back to an earlier step
     RELEASE_DATE_REACHED = "ReleaseDateReached"  # a preorder's items may now ship
+    BRANCHES_STARTED = "BranchesStarted"  # a parallel block's branches set off side by side
+    BRANCHES_JOINED = "BranchesJoined"  # every branch of a parallel block has finished
+    BRANCHES_STOPPED = "BranchesStopped"  # a branch failed; its siblings stopped at a safe point
+
+    # The shop's own services (call steps).
+    SERVICE_CALLED = "ServiceCalled"  # a service answered; its outputs are the order's facts
+    SERVICE_CALL_UNDONE = "ServiceCallUndone"  # its compensation endpoint took the undo
+    SERVICE_UNDO_FAILED = "ServiceUndoFailed"  # the compensation endpoint refused the undo
 
     # Interventions and messages from outside.
     ORDER_HELD = "OrderHeld"

@@ -31,7 +31,7 @@ class Review(BaseModel):
 
     step: str
     reason: str
-    kind: Literal["fraud", "declined", "out_of_stock", "step_failed", "approval"]
+    kind: Literal["fraud", "declined", "out_of_stock", "step_failed", "approval", "service_refused"]
     since: datetime
     escalated: bool = False
     cancel_reason: CancelReason | None = None

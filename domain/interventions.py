@@ -128,8 +128,10 @@ class CompensationAction(BaseModel):
     """One effect to reverse: what a backtrack or a failure undoes, in order."""
 
     step: str
-    action: Literal["cancel_shipment", "void_authorization", "refund_payment", "release_inventory"]
-    target: str  # shipment id, authorization id or reservation id
+    action: Literal[
+        "cancel_shipment", "void_authorization", "refund_payment", "release_inventory", "undo_call"
+    ]
+    target: str  # shipment id, authorization id, reservation id, or the endpoint to call
     warehouse: str | None = None
     amount_minor: int | None = None
     description: str

@@ -53,6 +53,8 @@ class OrderState(BaseModel):
     rewards_granted: bool = False  # reported by a `RewardsWorkflow` child
     return_inbox: list[ReturnProgress] = Field(default_factory=list)  # reports to apply
     exchanges_due: list[tuple[str, str, int]] = Field(default_factory=list)  # return, line, units
+    branch_steps: list[str] = Field(default_factory=list)  # under way in parallel branches
+    decisions: dict[str, str] = Field(default_factory=dict)  # reviews decided in a branch
 
     @field_serializer("skips")
     def _skips_in_order(self, skips: set[str]) -> list[str]:

@@ -29,6 +29,7 @@ from domain.shipments import (
 from domain.statuses import CancelReason, OrderStatus
 from domain.view import (
     OrderView,
+    StepMark,
     Totals,
     financial_status,
     fulfillment_status,
@@ -67,6 +68,13 @@ class Order(BaseModel):
     returns: list[Return] = Field(default_factory=list)
     appeasements: list[Appeasement] = Field(default_factory=list)
     return_window_closes_at: datetime | None = None
+    # What the shop's own services answered (a call step's declared outputs), by name.
+    facts: dict[str, int | str | bool] = Field(default_factory=dict)
+    # Where each step of the flow stands, by step id (the order's diagram draws it).
+    progress: dict[str, StepMark] = Field(default_factory=dict)
+
+    def mark(self, step_id: str, mark: StepMark) -> None:
+        self.progress[step_id] = mark
 
     def line(self, line_id: str) -> OrderLine:
         for line in self.lines:
@@ -232,6 +240,8 @@ class Order(BaseModel):
             returns=self.returns,
             appeasements=self.appeasements,
             return_window_closes_at=self.return_window_closes_at,
+            facts=dict(self.facts),
+            progress=dict(self.progress),
             placed_at=self.placed_at,
             updated_at=self.updated_at,
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -42,6 +42,10 @@ class Totals(BaseModel):
     voided_minor: int = 0  # the authorization's uncaptured part, given back by a void
 
 
+# Where a step of the order's flow stands; `domain.diagrams` draws each as a class.
+StepMark = Literal["running", "done", "waiting", "skipped", "compensated", "failed"]
+
+
 class OrderView(BaseModel):
     order_id: str
     customer_id: str
@@ -65,6 +69,8 @@ class OrderView(BaseModel):
     returns: list[Return] = Field(default_factory=list)
     appeasements: list[Appeasement] = Field(default_factory=list)
     return_window_closes_at: datetime | None = None
+    facts: dict[str, int | str | bool] = Field(default_factory=dict)  # from call steps
+    progress: dict[str, StepMark] = Field(default_factory=dict)  # by step id
     placed_at: datetime
     updated_at: datetime
 

@@ -15,6 +15,8 @@ import typer
 from typer.core import TyperGroup
 
 from oms import commands as operator_commands
+from oms.commands import events as event_commands
+from oms.commands import relay as relay_commands
 from oms.commands.output import emit, table
 from oms.config.settings import get_settings
 
@@ -22,7 +24,8 @@ RUN_PANEL = "Run the system"
 UPKEEP_PANEL = "Upkeep"
 # `oms --help` lists the commands in this order.
 COMMANDS = [
-    *("run", "worker", "carrier", "migrate", "bench", "history", "patches", "projections"),
+    *("run", "worker", "carrier", "intake", "relay", "migrate", "bench", "history", "patches"),
+    *("projections", "events"),
     *("orders", "returns", "cancel", "hold", "release", "backtrack", "skip", "review", "flows"),
 ]
 
@@ -46,6 +49,8 @@ history_app = typer.Typer(help="workflow histories for the replay suite", no_arg
 projections_app = typer.Typer(help="the read model kept from the journal", no_args_is_help=True)
 app.add_typer(history_app, name="history", rich_help_panel=UPKEEP_PANEL)
 app.add_typer(projections_app, name="projections", rich_help_panel=UPKEEP_PANEL)
+events_app = typer.Typer(help="the event broker's messages", no_args_is_help=True)
+app.add_typer(events_app, name="events", rich_help_panel=UPKEEP_PANEL)
 
 
 def done(code: int) -> None:
@@ -75,6 +80,36 @@ def carrier() -> None:
     from adapters.carrier_simulator import serve as simulate_carrier
 
     asyncio.run(simulate_carrier(get_settings()))
+
+
+@app.command(rich_help_panel=RUN_PANEL)
+def intake(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="serve Prometheus metrics here (OMS_INTAKE_METRICS_PORT)"),
+    ] = None,
+) -> None:
+    """take orders and carrier events from the broker (OMS_NATS_URL)"""
+    from oms.config.logs import configure_logging
+    from oms.intake import serve
+
+    settings = get_settings()
+    if metrics_port is not None:
+        settings = settings.model_copy(update={"intake_metrics_port": metrics_port})
+    configure_logging(settings.log_format)
+    asyncio.run(serve(settings))
+
+
+@events_app.command()
+def dead(
+    json_: Annotated[bool, typer.Option("--json", help="print JSON with headers, bodies")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="the last this many")] = 50,
+) -> None:
+    """messages the intake could never take (oms.intake.dead), with their reasons"""
+    from oms.config.settings import Settings
+    from oms.events import show_dead_letters
+
+    done(show_dead_letters(Settings(), limit, json_))  # read afresh, as the operator commands do
 
 
 @app.command(rich_help_panel=RUN_PANEL)
@@ -227,6 +262,9 @@ def rebuild() -> None:
 # Operator commands over the API: oms orders, returns, cancel, hold, release, backtrack,
 # skip, review, flows (see oms/commands/).
 operator_commands.register(app)
+# The journal on the broker: oms relay, oms events tail.
+relay_commands.register(app, RUN_PANEL)
+event_commands.register(events_app)
 
 
 def main(argv: list[str] | None = None) -> int:

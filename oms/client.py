@@ -142,6 +142,10 @@ class OmsClient:
             return OrderRead(stored.json(), "live")
         return OrderRead(stored.json(), "stored", stored.headers.get("X-Journal-Seq"), why)
 
+    def order_diagram(self, order_id: str) -> dict[str, Any]:
+        """`{"mermaid": ...}`: the flow the order started with, marked where it stands."""
+        return self.request("GET", f"/orders/{segment(order_id)}/diagram")
+
     def events(self, order_id: str) -> dict[str, Any]:
         return self.request("GET", f"/orders/{segment(order_id)}/events")
 

@@ -1,6 +1,7 @@
 """`oms run`: the embedded stack on one machine — Temporal dev server (SQLite file, WAL),
-the API, the workers and the simulated carrier — started together (`oms.supervisor`) and
-stopped together with Ctrl-C."""
+the event broker (NATS JetStream), the API, the demo shop's services, the workers, the relay
+and intake, and the simulated carrier — started together (`oms.supervisor`) and stopped
+together with Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,18 +10,29 @@ import os
 import signal
 
 from adapters.carrier_simulator import with_carrier_key
+from api.flows import allowed_host
 from api.serve import api_command
+from domain.endpoints import host_allowed
+from oms.broker import nats_server_command
 from oms.config.settings import Settings
+from oms.demo_shop import register_demo_endpoints
+from oms.intake import intake_command
+from oms.relay import relay_command
 from oms.supervisor import (
     CARRIER_COMMAND,
     WORKER_COMMAND,
     Supervisor,
     codec_endpoint,
     ensure_search_attributes,
+    free_port,
     port_is_free,
+    wait_for_port,
     worker_env,
     worker_names,
 )
+from store.db import Store
+from store.endpoints import endpoint_urls
+from store.flows import FlowInvalid, seed_examples
 
 DEV_KEYS = "dev-operator-key:operator,dev-customer-key:customer:cus_demo,dev-carrier-key:carrier"
 WORKER_METRICS_PORT = 9464
@@ -35,6 +47,43 @@ def codec_banner(settings: Settings, require_key: bool) -> str:
         else "the Web UI decrypts payloads"
     )
     return f"\n  Codec      {codec_endpoint(settings)}   ({how})"
+
+
+def shop_banner(settings: Settings, url: str) -> str:
+    line = (
+        f"\n  Shop       {url}   (endpoints gift-wrap, gift-wrap-cancel, address-check; GET /calls)"
+    )
+    if not host_allowed(url, settings.allowed_call_hosts):
+        line += "\n             not called: 127.0.0.1 is not in OMS_CALL_ALLOWED_HOSTS"
+    return line
+
+
+async def register_examples(settings: Settings) -> str:
+    """The example flows (`store/seed/examples.json`: the order type `gifted` and its
+    fragment) the registry lacks, checked against the demo shop's endpoints; what was done."""
+    store = Store(settings.resolved_database_url)
+    try:
+        added = await seed_examples(
+            store, await endpoint_urls(store), allowed_host(settings.allowed_call_hosts)
+        )
+    except FlowInvalid as refused:
+        return f"example flows not registered: {refused}"
+    finally:
+        await store.close()
+    return f"registered example flows: {', '.join(added)}" if added else ""
+
+
+def start_broker(supervisor: Supervisor, settings: Settings, env: dict[str, str]) -> str:
+    """The embedded NATS server (JetStream, its store under the data directory) on a free
+    port, unless OMS_NATS_URL names one; the URL every process is given."""
+    if settings.nats_url is not None:
+        return settings.nats_url
+    port = free_port()
+    store_dir = settings.data_dir.resolve() / "nats"
+    server = supervisor.start("nats", nats_server_command(port, store_dir), env)
+    wait_for_port("127.0.0.1", port, server, "the NATS server", 30)
+    env["OMS_NATS_URL"] = f"nats://127.0.0.1:{port}"
+    return env["OMS_NATS_URL"]
 
 
 def run(settings: Settings) -> int:
@@ -78,11 +127,21 @@ def run(settings: Settings) -> int:
             )
             if added:
                 print(f"registered search attributes: {', '.join(added)}", flush=True)
+        nats_url = start_broker(supervisor, settings, env)
         supervisor.start_healthy("api", api_command(settings), env, settings.resolved_api_url)
+        # Before the workers, so an order calling the shop's services finds them registered.
+        shop_url, shop_secret = supervisor.start_demo_shop(env)
+        asyncio.run(register_demo_endpoints(settings, shop_url, shop_secret))
+        # An order type that calls them, to place and watch (only where the type is absent).
+        if examples := asyncio.run(register_examples(settings)):
+            print(examples, flush=True)
         # Worker processes poll the same task queue, each running its orders' Python on
         # a core of its own (OMS_WORKER_PROCESSES, default 1).
         for index, name in enumerate(worker_names(settings.worker_processes)):
             supervisor.start(name, WORKER_COMMAND, worker_env(env, index))
+        # The journal out to the broker, and orders and carrier events in from it.
+        supervisor.start("relay", relay_command(settings), env)
+        supervisor.start("intake", intake_command(settings), env)
         if simulate_carrier:
             # Outside the API, as a real carrier is: it posts to the API's webhook.
             supervisor.start("carrier", CARRIER_COMMAND, env)
@@ -91,20 +150,30 @@ def run(settings: Settings) -> int:
             env["OMS_API_KEYS"],
             env.get("OMS_WORKER_METRICS_PORT"),
             codec=codec_banner(settings, codec_require_key),
+            shop=shop_banner(settings, shop_url),
+            broker=f"\n  Broker     {nats_url}   (journal on oms.orders.>; `oms events tail`)",
         )
         exited = supervisor.watch(lambda: interrupted)
         if exited is not None:
             name, code = exited
             print(f"\n{name} exited with code {code}; stopping", flush=True)
             return 1
-        print("\nstopping carrier, worker, API and Temporal…", flush=True)
+        print(
+            "\nstopping carrier, intake, relay, workers, shop, API, broker and Temporal…",
+            flush=True,
+        )
         return 0
     finally:
         supervisor.stop_all()
 
 
 def print_banner(
-    settings: Settings, api_keys: str, worker_metrics_port: str | None = None, codec: str = ""
+    settings: Settings,
+    api_keys: str,
+    worker_metrics_port: str | None = None,
+    codec: str = "",
+    shop: str = "",
+    broker: str = "",
 ) -> None:
     ui = (
         f"http://127.0.0.1:{settings.ui_port}"
@@ -130,7 +199,9 @@ Temporal OMS is up.
   API docs   {settings.resolved_api_url}/docs
   Web UI     {ui}   (filter: OrderStatus="DELIVERED")
   Temporal   {settings.resolved_temporal_address}
-  Workers    {workers} process{"es" if workers > 1 else ""} on task queue {queue}{carrier}
+  Workers    {workers} process{"es" if workers > 1 else ""} on task queue {queue}{carrier}{shop}{
+            broker
+        }
   Data       {settings.data_dir.resolve()}
   API keys   {api_keys}{"   (development keys; set OMS_API_KEYS)" if not settings.api_keys else ""}
   Metrics    {settings.resolved_api_url}/metrics{worker_metrics}{codec}

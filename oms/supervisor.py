@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -23,10 +24,12 @@ from typing import Any
 import httpx
 
 from oms.config.settings import Settings
+from oms.demo_shop import SECRET_ENV as DEMO_SHOP_SECRET_ENV
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 WORKER_COMMAND = [sys.executable, "-m", "workers.main"]
 CARRIER_COMMAND = [sys.executable, "-m", "adapters.carrier_simulator"]
+DEMO_SHOP_COMMAND = [sys.executable, "-m", "oms.demo_shop"]
 
 SA_TYPES = {
     "KEYWORD": "Keyword",
@@ -240,6 +243,19 @@ class Supervisor:
         wait_for_health(url, process, timeout)
         return process
 
+    def start_demo_shop(self, env: dict[str, str], timeout: float = 30) -> tuple[str, str]:
+        """The demo shop's services (`oms.demo_shop`) as `shop`, on a free loopback port with
+        a secret made for this run; returned once the port is open, with the URL and secret."""
+        port = free_port()
+        secret = secrets.token_urlsafe(32)
+        shop = self.start(
+            "shop",
+            [*DEMO_SHOP_COMMAND, "--port", str(port)],
+            env | {DEMO_SHOP_SECRET_ENV: secret},
+        )
+        wait_for_port("127.0.0.1", port, shop, "the demo shop", timeout)
+        return f"http://127.0.0.1:{port}", secret
+
     def log_tail(self, name: str, lines: int = 20, head: int = 0) -> str:
         """The log's last `lines` lines, after its first `head` ones when it is longer."""
         path = self.logs / f"{name}.log" if self.logs is not None else None
@@ -289,6 +305,7 @@ class Supervisor:
             process.wait()
 
     def stop_all(self) -> None:
-        """Newest first: workers, the carrier and the API finish before the server goes."""
+        """Newest first: the carrier, workers, the demo shop and the API finish before the
+        server goes."""
         for name in reversed(list(self.processes)):
             self.stop(name)

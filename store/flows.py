@@ -8,6 +8,7 @@ with, and a new version only affects orders placed after it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -21,21 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.flows import FlowDefinition, FlowDraft, validate_flow
 from store.db import Store, reading
+from store.fragments import FlowInvalid, Registry, expanded
 from store.tables import FlowDefinitionRecord
 
 SEED = Path(__file__).parent / "seed" / "flows"
+# Examples `oms run` registers beside its demo shop: they call the shop's services.
+EXAMPLES = Path(__file__).parent / "seed" / "examples.json"
 
 # Concurrent registrations of one type race for the same next version; the loser retries.
 # One wins per round, so this bounds how many registrations of one type may collide at once.
 REGISTER_ATTEMPTS = 50
-
-
-class FlowInvalid(Exception):
-    """A definition the registry refuses; `errors` says why, each naming its step."""
-
-    def __init__(self, errors: list[str]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(errors))
 
 
 @dataclass(frozen=True)
@@ -93,6 +89,7 @@ async def seed_flows(store: Store) -> int:
                             definition=_to_json(flow),
                             created_at=now,
                             retired=False,
+                            kind=flow.kind,
                         )
                     )
                     added += 1
@@ -132,12 +129,12 @@ async def versions(source: Store | AsyncSession, order_type: str) -> list[FlowVe
         return [_version(row) for row in rows]
 
 
-async def types(source: Store | AsyncSession) -> list[str]:
-    """Every type with a version that is not retired."""
+async def types(source: Store | AsyncSession, kind: str = "order") -> list[str]:
+    """Every type of the kind (order types, or fragments) with a version that is not retired."""
     async with reading(source) as session:
         rows = await session.scalars(
             select(FlowDefinitionRecord.type)
-            .where(~FlowDefinitionRecord.retired)
+            .where(~FlowDefinitionRecord.retired, FlowDefinitionRecord.kind == kind)
             .distinct()
             .order_by(FlowDefinitionRecord.type)
         )
@@ -184,11 +181,25 @@ def _location(loc: tuple[Any, ...]) -> str:
     return text or "definition"
 
 
-async def register(store: Store, draft: FlowDraft | dict[str, Any]) -> FlowDefinition:
-    """Validate the draft and store it as the type's next version."""
+async def register(
+    store: Store,
+    draft: FlowDraft | dict[str, Any],
+    endpoints: Mapping[str, str] | None = None,
+    host_allowed: Callable[[str], bool] | None = None,
+) -> FlowDefinition:
+    """Check the draft, its includes expanded against the fragments registered now, and store
+    it (as written) as the type's next version. A new fragment version must not break the
+    order types that include its latest version. `endpoints` and `host_allowed`: see
+    `validate_flow`."""
     draft = parse_draft(draft)
-    if errors := validate_flow(draft):
+    registry = await Registry.load(store)
+    if errors := registry.clash(draft):
         raise FlowInvalid(errors)
+    expanded(draft, registry.lookup, endpoints, host_allowed)
+    if draft.kind == "fragment":
+        following = draft.versioned(registry.newest.get(draft.type, 0) + 1)
+        if errors := registry.dependents(following):
+            raise FlowInvalid(errors)
     for _ in range(REGISTER_ATTEMPTS):
         try:
             async with store.transaction() as session:
@@ -205,6 +216,7 @@ async def register(store: Store, draft: FlowDraft | dict[str, Any]) -> FlowDefin
                         definition=_to_json(flow),
                         created_at=datetime.now(UTC),
                         retired=False,
+                        kind=flow.kind,
                     )
                 )
             return flow
@@ -225,3 +237,28 @@ async def resolve(
     if found is None or found.retired:
         return None
     return found.definition
+
+
+async def expand_for_order(source: Store | AsyncSession, flow: FlowDefinition) -> FlowDefinition:
+    """The flow a new order runs, its includes expanded against the fragments registered now
+    (so a later fragment version never changes it); `FlowInvalid` when it no longer runs."""
+    if not flow.includes:
+        return flow
+    return expanded(flow, (await Registry.load(source)).lookup)
+
+
+async def seed_examples(
+    store: Store,
+    endpoints: Mapping[str, str],
+    host_allowed: Callable[[str], bool] | None = None,
+) -> list[str]:
+    """Register each example of `store/seed/examples.json` whose type the registry lacks, in
+    file order, checked as `POST /flows` checks it (`FlowInvalid` when one cannot run, say an
+    endpoint it calls is missing); returns the types registered."""
+    added: list[str] = []
+    for example in json.loads(EXAMPLES.read_text()):
+        if await versions(store, example["type"]):
+            continue
+        await register(store, example, endpoints, host_allowed)
+        added.append(example["type"])
+    return added

@@ -1,20 +1,23 @@
 """The journal: every order's past-tense events, unique by (order_id, seq).
 
-Appends are idempotent: a retried batch inserts nothing it already wrote.
+Appends are idempotent: a retried batch inserts nothing it already wrote. Each event
+inserted gets its outbox record in the same transaction (`store.outbox`), for the relay
+that publishes the journal (oms/relay.py).
 """
 
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime
 
-from sqlalchemy import Executable, func, select, update
+from sqlalchemy import Executable, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import JournalEvent
 from domain.view import OrderView
 from store.db import Store, utc
 from store.projections import project, project_view
-from store.tables import OrderEvent
+from store.tables import JournalOutbox, OrderEvent
 
 
 async def append(store: Store, events: list[JournalEvent], view: OrderView | None = None) -> None:
@@ -43,14 +46,28 @@ async def append(store: Store, events: list[JournalEvent], view: OrderView | Non
             # The snapshot belongs to one order's batch: a mixed call (tests) carries none.
             if snapshot is not None:
                 rows[-1]["snapshot"] = snapshot.model_dump(mode="json")
-            await connection.execute(_insert_events(store.dialect), rows)
+            inserted = await connection.execute(_insert_events(store.dialect), rows)
+            # Only the rows this call wrote (a concurrent retry may have written the others)
+            # get a record, in seq order, so that an order's records follow its journal.
+            now = datetime.now(UTC)
+            records = [
+                {"order_id": order_id, "seq": seq, "created_at": now}
+                for seq in sorted(row.seq for row in inserted)
+            ]
+            if records:
+                await connection.execute(_OUTBOX, records)
             await project(connection, fresh, snapshot)
 
 
 @functools.cache
 def _insert_events(dialect: str) -> Executable:
-    """The journal's insert, its rows passed as parameters so it is compiled once."""
-    return Store.insert_for(dialect, OrderEvent.__table__).on_conflict_do_nothing()
+    """The journal's insert, its rows passed as parameters so it is compiled once; it returns
+    the rows it wrote (PostgreSQL reports no row count for `ON CONFLICT DO NOTHING`)."""
+    statement = Store.insert_for(dialect, OrderEvent.__table__).on_conflict_do_nothing()
+    return statement.returning(OrderEvent.seq)
+
+
+_OUTBOX = insert(JournalOutbox)
 
 
 async def _resnapshot(connection: AsyncConnection, view: OrderView, seq: int) -> None:
@@ -72,3 +89,12 @@ async def read(store: Store, order_id: str, after_seq: int = 0) -> list[JournalE
             .order_by(OrderEvent.seq)
         )
         return [row.as_event() for row in rows]
+
+
+async def first(store: Store, order_id: str) -> JournalEvent | None:
+    """The order's first event (its `OrderPlaced`), or None before its first batch is written."""
+    async with store.read() as session:
+        row = await session.scalar(
+            select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.seq)
+        )
+        return None if row is None else row.as_event()

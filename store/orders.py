@@ -59,3 +59,12 @@ async def _by_key(session, owner: str, key: str) -> Order | None:  # noqa: ANN00
 async def get(store: Store, order_id: str) -> Order | None:
     async with store.read() as session:
         return await session.get(Order, order_id)
+
+
+# Orders taken from the broker (`oms intake`) claim their message's `Nats-Msg-Id` under an
+# owner of their own, with a prefix: no HTTP caller's key can ever answer for one.
+BROKER_OWNER = "broker:"
+
+
+def broker_key(message_id: str) -> str:
+    return f"nats:{message_id}"

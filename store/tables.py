@@ -229,6 +229,8 @@ class FlowDefinitionRecord(Base):
     definition: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "order": takes orders; "fragment": only included by other flows. A type is one or the other.
+    kind: Mapped[str] = mapped_column(String(16), default="order", server_default="order")
 
 
 class Restock(Base):
@@ -256,3 +258,43 @@ class RewardEntryRecord(Base):
     status: Mapped[str] = mapped_column(String(20))  # pending | granted
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     granted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ShopEndpoint(Base):
+    """A service of the shop's own that flow steps call (store/endpoints.py); registering a
+    name again moves it, so orders that call it by name follow."""
+
+    __tablename__ = "shop_endpoints"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    timeout_s: Mapped[float] = mapped_column()
+    # Sealed with the payload key when one is set: then `secret_key_id` names that key.
+    secret: Mapped[str] = mapped_column(String(1024))
+    secret_key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JournalOutbox(Base):
+    """A journal event still to publish, written in the append's transaction (store/outbox.py);
+    the relay (oms/relay.py) deletes it once the broker has acknowledged the event."""
+
+    __tablename__ = "journal_outbox"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    order_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the append's time
+
+
+class RelayLease(Base):
+    """Which relay publishes the outbox, until when; the others wait for it to lapse."""
+
+    __tablename__ = "relay_lease"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

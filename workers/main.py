@@ -14,6 +14,7 @@ from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker, WorkerDeploymentConfig
 
 from activities.catalog import CatalogActivities
+from activities.endpoints import EndpointActivities
 from activities.inventory import InventoryActivities
 from activities.journal import JournalActivities
 from activities.licenses import LicenseActivities
@@ -29,6 +30,7 @@ from oms.config.logs import configure_logging
 from oms.config.settings import Settings, get_settings
 from oms.config.temporal import connect
 from store.db import Store
+from store.sealed import SecretBox
 from workers import payload_passes
 from workers.sandbox import workflow_runner
 from workflows.legacy.rewards import RewardsWorkflow
@@ -85,6 +87,9 @@ def build_worker(
     notifications = NotificationActivities(store)
     rewards = RewardsActivities(store)
     catalog = CatalogActivities(store)
+    endpoints = EndpointActivities(
+        store, settings.allowed_call_hosts, SecretBox.from_settings(settings)
+    )
     payload_passes.install()
     versioning = None
     if settings.worker_versioning:
@@ -125,6 +130,7 @@ def build_worker(
             rewards.claw_back_points,
             rewards.grant_points,
             catalog.price_items,
+            endpoints.call_endpoint,
         ],
         **worker_tuning(settings),
     )

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.shipments import ShipmentStatus
     from workflows import activity_options, effects
     from workflows.rules.compensation import CannotUndo, plan
+    from workflows.steps import services
 
 if TYPE_CHECKING:
     from workflows.run import OrderRun
@@ -47,6 +48,8 @@ async def execute(run: OrderRun, action: CompensationAction) -> None:
     elif action.action == "void_authorization":
         await run.void(action.target)
         order.payment.void()
+    elif action.action == "undo_call":
+        await services.undo_call(run, run.flow.find(action.step))
     elif action.action == "release_inventory":
         await run.call(
             InventoryActivities.release_inventory,
@@ -71,4 +74,5 @@ async def undo(run: OrderRun, step_ids: list[str]) -> list[CompensationAction]:
     actions = plan(run.situation(), step_ids)
     for action in actions:
         await execute(run, action)
+        run.order.mark(action.step, "compensated")
     return actions

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import activity_options, compensation, patches
     from workflows.outcomes import FlowRedirect
     from workflows.rules import interventions as rules
-    from workflows.steps.failures import ApprovalRequired, StepFailed
+    from workflows.steps.failures import ApprovalRequired, StepFailed, Unclassified
 
 if TYPE_CHECKING:
     from workflows.run import OrderRun
@@ -75,33 +75,55 @@ async def finish_completed(run: OrderRun) -> None:
     )
 
 
-async def fail_step(run: OrderRun, step: FlowStep, failure: StepFailed) -> None:
-    """A step failed: its flow's policy decides (review, compensate, or fail the order)."""
-    if not isinstance(failure, ApprovalRequired):
-        run.record(EventType.STEP_FAILED, step=step.step_id, reason=str(failure), kind=failure.kind)
+def policy_for(step: FlowStep, failure: StepFailed) -> str:
+    """What the flow does about a failed step: review, compensate, or fail the order."""
     policy = "review" if failure.needs_review else step.on_failure
     if failure.final and policy == "review":
         policy = "compensate"
+    return policy
+
+
+async def settle(run: OrderRun, step: FlowStep, failure: StepFailed) -> None:
+    """A step failed: an unclassified error goes to a person, the rest to `fail_step`."""
+    if isinstance(failure, Unclassified):
+        await review(run, step, failure)
+    else:
+        await fail_step(run, step, failure)
+
+
+async def fail_step(run: OrderRun, step: FlowStep, failure: StepFailed) -> None:
+    """A step failed: its flow's policy decides (review, compensate, or fail the order)."""
+    run.order.mark(step.step_id, "failed")
+    if not isinstance(failure, ApprovalRequired):
+        run.record(EventType.STEP_FAILED, step=step.step_id, reason=str(failure), kind=failure.kind)
+    policy = policy_for(step, failure)
     if policy == "review":
         await review(run, step, failure)
     elif policy == "compensate":
         await finish_cancelled(run, failure.cancel_reason or CancelReason.OTHER, note=str(failure))
     else:
-        await compensation.undo(run, list(reversed(run.state.completed)))
+        await compensation.undo(run, _undo_all(run))
         run.state.completed.clear()
         run.order.failure = str(failure)
         run.order.outcome = OrderStatus.FAILED
         run.record(EventType.ORDER_FAILED, step=step.step_id, reason=str(failure))
 
 
+def _undo_all(run: OrderRun) -> list[str]:
+    """Every step with effects, newest first: the completed ones, then any under way (the
+    step an order waits on, the steps parallel branches stopped at)."""
+    undo = list(reversed(run.state.completed))
+    for step_id in [run.current_step_id, *run.state.branch_steps]:
+        if step_id is not None and step_id not in undo:
+            undo.insert(0, step_id)
+    return undo
+
+
 async def finish_cancelled(
     run: OrderRun, reason: CancelReason, *, actor: str = SYSTEM, note: str | None = None
 ) -> None:
     """Undo what the order did, cancel what is left of it, and end the flow."""
-    undo = list(reversed(run.state.completed))
-    if run.current_step_id is not None and run.current_step_id not in undo:
-        undo.insert(0, run.current_step_id)
-    await compensation.undo(run, undo)
+    await compensation.undo(run, _undo_all(run))
     run.state.completed.clear()
     for line in run.order.lines:
         line.move("pending", "cancelled", line.buckets.pending)
@@ -126,6 +148,7 @@ async def review(run: OrderRun, step: FlowStep, failure: StepFailed) -> None:
         EventType.REVIEW_REQUESTED, reason=str(failure), step=step.step_id, kind=failure.kind
     )
     run.journal.details = f"needs review: {failure}"
+    run.order.mark(step.step_id, "waiting")
     while run.order.review is not None:
         review = run.order.review
         deadline = review.since + run.review_sla * (2 if review.escalated else 1)
@@ -159,15 +182,24 @@ async def decide_review(run: OrderRun, request: Any, *, actor: str) -> None:
         step=review.step,
     )
     index = run.flow.index_of(review.step)
+    # A step in a parallel block goes on in its branch, which reads the decision.
+    in_branch = run.flow.steps[index].step_id != review.step
+    if in_branch and request.decision != ReviewDecision.CANCEL:
+        run.state.decisions[review.step] = request.decision
     if request.decision == ReviewDecision.APPROVE:
+        run.order.mark(review.step, "done")
         run.state.completed.append(review.step)
-        run.state.cursor = index + 1
+        if not in_branch:
+            run.state.cursor = index + 1
     elif request.decision == ReviewDecision.RETRY:
         run.state.epochs[review.step] = run.state.epochs.get(review.step, 1) + 1
-        run.state.cursor = index
+        if not in_branch:
+            run.state.cursor = index
     elif request.decision == ReviewDecision.SKIP:
         run.record(EventType.STEP_SKIPPED, actor=actor, step=review.step, reason=request.note)
-        run.state.cursor = index + 1
+        run.order.mark(review.step, "skipped")
+        if not in_branch:
+            run.state.cursor = index + 1
     else:
         await finish_cancelled(
             run,
@@ -183,6 +215,7 @@ async def backtrack(run: OrderRun, to_step: str, *, actor: str, reason: str) -> 
         await compensation.execute(run, action)
     for step_id in plan.rerun_steps:
         run.state.epochs[step_id] = run.state.epochs.get(step_id, 1) + 1
+        run.order.progress.pop(step_id, None)  # to run again
     target = run.flow.index_of(to_step)
     run.state.completed = [s for s in run.state.completed if run.flow.index_of(s) < target]
     run.state.cursor = target

@@ -15,10 +15,6 @@ from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import (
-    ActivityError,
-    ChildWorkflowError,
-)
 
 with workflow.unsafe.imports_passed_through():
     from domain import order_state
@@ -28,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.orders import Order
     from domain.statuses import CancelReason
     from domain.view import OrderView
-    from workflows import effects, moves, patches, refunds
+    from workflows import blocks, effects, moves, patches, refunds
     from workflows.after_delivery import OrderAfterDelivery
     from workflows.calls import ActivityLane, step_options
     from workflows.inbox import OrderInbox, intervention_update
@@ -38,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rewards import RewardLine
     from workflows.rules.conditions import order_facts
     from workflows.rules.state import FlowState
-    from workflows.steps import STEPS, StepFailed, error_message
+    from workflows.steps import attempt
     from workflows.tracking import OrderShipments
 
 
@@ -83,6 +79,7 @@ class OrderWorkflow:
         self.shipments = OrderShipments(self)
         self.lane = ActivityLane()
         self.return_tasks: dict[str, asyncio.Task[None]] = {}
+        self.branches = blocks.Branches()
         self.journal = OrderJournal(self.state, self.lane.lock)
         self.after_delivery = OrderAfterDelivery(self)
         self.inbox = OrderInbox(self)
@@ -160,6 +157,7 @@ class OrderWorkflow:
                         else "condition not met"
                     )
                     self.record(EventType.STEP_SKIPPED, step=step.step_id, reason=why)
+                    self.order.mark(step.step_id, "skipped")
                     self.state.cursor += 1
                     continue
                 await self._run_step(step)
@@ -167,24 +165,33 @@ class OrderWorkflow:
                 continue
 
     async def _run_step(self, step: FlowStep) -> None:
+        if step.kind == "parallel":
+            self.state.running_step = step.step_id
+            self.order.current_step = step.step_id
+            self.journal.set_details(f"{len(step.branches)} branches side by side")
+            self.order.mark(step.step_id, "running")
+            try:
+                await blocks.run_block(self, step, self.branches)
+            finally:
+                self.state.running_step = None
+            if self.order.outcome is None:
+                self.order.mark(step.step_id, "done")
+            self.state.cursor += 1
+            return
         self.state.running_step = step.step_id
         self.order.current_step = step.step_id
         self.order.current_stage = step.spec.stage
         self.journal.set_details(step.spec.description)
+        self.order.mark(step.step_id, "running")
         try:
-            await STEPS[step.step](self, step)
-        except StepFailed as failure:
-            self.state.running_step = None
-            await moves.fail_step(self, step, failure)
-            return
-        except (ActivityError, ChildWorkflowError) as error:
-            # Retries exhausted, or an error nobody classified: a human decides.
-            self.state.running_step = None
-            await moves.review(self, step, StepFailed(f"{step.step_id}: {error_message(error)}"))
-            return
+            failure = await attempt(self, step)
         finally:
             self.state.running_step = None
+        if failure is not None:
+            await moves.settle(self, step, failure)
+            return
         self.state.completed.append(step.step_id)
+        self.order.mark(step.step_id, "done")
         self.state.cursor += 1
 
     async def finish_cancelled(
@@ -218,13 +225,21 @@ class OrderWorkflow:
                 if left <= 0:
                     return False
             try:
-                await workflow.wait_condition(
-                    lambda: condition() or bool(self.inbox.commands), timeout=left
-                )
+                with blocks.parked():
+                    # Commands apply when no parallel branch is between its safe points.
+                    await workflow.wait_condition(
+                        lambda: (
+                            condition() or (bool(self.inbox.commands) and self.branches.quiet())
+                        ),
+                        timeout=left,
+                    )
             except TimeoutError:
                 return False
             await self.inbox.drain()
         return True
+
+    def _commands_due(self) -> bool:
+        return bool(self.inbox.commands) and self.branches.quiet()
 
     def activity_options(self, step: FlowStep, defaults: dict[str, Any]) -> dict[str, Any]:
         return step_options(step, defaults)

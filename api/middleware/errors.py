@@ -85,6 +85,7 @@ def install(app: FastAPI) -> None:
 MAX_INPUT_ECHO = 80
 MAX_TEXT = 300  # messages and ctx: ours, but a validator's message may quote the input
 DROPPED = object()
+SECRET_FIELDS = frozenset({"secret"})  # e.g. an endpoint's (POST /endpoints)
 
 
 async def invalid_request(request: Request, error: Exception) -> Response:
@@ -108,6 +109,8 @@ def _safe_error(entry: Any) -> dict[str, Any]:
                 for part in value
             ]
         elif key == "input":
+            if SECRET_FIELDS.intersection(map(str, entry.get("loc", ()))):
+                continue  # a secret refused is not repeated, not even in part
             excerpt = _scalar(value, MAX_INPUT_ECHO)
             if excerpt is not DROPPED:
                 safe["input"] = excerpt

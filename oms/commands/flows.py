@@ -43,13 +43,24 @@ def steps_table(definition: dict[str, Any]) -> RenderableType:
         policy = step.get("retry")
         return f"{policy['max_attempts']} attempts" if policy else ""
 
+    def what(step: dict[str, Any]) -> str:
+        if step.get("call"):
+            return f"call {step['call']}"
+        if step.get("parallel"):
+            return f"parallel: {len(step['parallel'])} branches"
+        if step.get("flow"):
+            return f"include {step['flow']} " + (
+                f"v{step['version']}" if step.get("version") else "(latest)"
+            )
+        return step.get("step") or ""
+
     steps = table(
         ["#", "ID", "STEP", "ON FAILURE", "SKIPPABLE", "WHEN", "RETRY"],
         [
             (
                 n,
-                step.get("id") or step["step"],
-                step["step"],
+                step.get("id") or step.get("step"),
+                what(step),
                 step.get("on_failure"),
                 {True: "yes", False: "no", None: "default"}[step.get("skippable")],
                 when(step),

@@ -17,7 +17,14 @@ from oms.commands.watch import watch
 
 def show(client: OmsClient, args: Any) -> int:
     """The live view, from the order's workflow; the stored one, labelled, when the
-    workflow does not answer."""
+    workflow does not answer. With `--diagram`, the order's flow as Mermaid text."""
+    if args.diagram:
+        drawn = client.order_diagram(args.order_id)
+        if args.json:
+            emit_json(drawn)
+        else:
+            print(drawn["mermaid"], end="", flush=True)
+        return 0
     read = client.live_order(args.order_id)
     if args.json:
         emit_json(read.view)
@@ -64,6 +71,13 @@ def follow(client: OmsClient, args: Any) -> int:
     )
 
 
+Diagram = Annotated[
+    bool,
+    typer.Option(
+        "--diagram",
+        help="the flow the order started with, as Mermaid text, each step marked where it stands",
+    ),
+]
 WATCH_HELP = (
     "follow an order until it is at rest: ended, or waiting on a person or the calendar "
     "(DELIVERED in its return window, ON_HOLD, NEEDS_REVIEW, a pickup, a release date)"
@@ -74,8 +88,8 @@ orders_app = typer.Typer(help="look at orders through the API", no_args_is_help=
 @orders_app.command(
     "show", help="one order's live view (the stored one, labelled, if its workflow does not answer)"
 )
-def show_command(order_id: OrderId, json: Json = False) -> None:
-    call(show, order_id=order_id, json=json)
+def show_command(order_id: OrderId, json: Json = False, diagram: Diagram = False) -> None:
+    call(show, order_id=order_id, json=json, diagram=diagram)
 
 
 @orders_app.command("events", help="an order's journal")

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.endpoints import DEFAULT_ALLOWED_HOSTS
 from domain.returns import ConcessionTerms
 from oms.config.auth import Principal, parse_api_keys
 
@@ -87,6 +88,26 @@ class Settings(BaseSettings):
     payload_old_keys: SecretStr | None = None
     codec_cors_origins: str | None = None  # default: the dev server's Web UI on ui_port
     codec_require_key: bool = True
+    # Hosts (names or IPs, comma separated) that flow steps may call (domain/endpoints.py):
+    # the shop's own services, loopback only unless told.
+    call_allowed_hosts: str = ",".join(DEFAULT_ALLOWED_HOSTS)
+    # The event broker (oms/broker.py). Unset: `oms run` starts one on a free port and tells
+    # the other processes its URL. Credentials, if the server asks for them, go here.
+    nats_url: str | None = None
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    # The journal's relay (oms/relay.py): its Prometheus endpoint (off unless a port is set),
+    # and how long its lease lasts unrenewed before a standby relay takes over.
+    relay_metrics_port: int | None = Field(None, ge=1, le=65535)
+    relay_metrics_host: str = "127.0.0.1"
+    relay_lease_s: float = Field(10.0, ge=1)
+    # `oms intake` (oms/intake.py): deliveries of a message that keeps failing for now before
+    # it is dead-lettered, how long one may take before JetStream delivers it again, and its
+    # Prometheus endpoint (off unless a port is set).
+    intake_max_deliver: int = Field(5, ge=1, le=100)
+    intake_ack_wait_s: float = Field(60.0, ge=5)
+    intake_metrics_port: int | None = Field(None, ge=1, le=65535)
+    intake_metrics_host: str = "127.0.0.1"
 
     @field_validator("api_keys")
     @classmethod
@@ -111,6 +132,18 @@ class Settings(BaseSettings):
         if self.codec_cors_origins is not None:
             return [o.strip() for o in self.codec_cors_origins.split(",") if o.strip()]
         return [f"http://127.0.0.1:{self.ui_port}", f"http://localhost:{self.ui_port}"]
+
+    @property
+    def nats_options(self) -> dict[str, str]:
+        """The connection's credentials, for `oms.broker.connect`."""
+        if self.nats_user is None:
+            return {}
+        password = self.nats_password.get_secret_value() if self.nats_password else ""
+        return {"user": self.nats_user, "password": password}
+
+    @property
+    def allowed_call_hosts(self) -> list[str]:
+        return [host.strip() for host in self.call_allowed_hosts.split(",") if host.strip()]
 
     @property
     def concessions(self) -> ConcessionTerms:

@@ -105,8 +105,8 @@ FREE = st.recursive(
 )
 
 # A body of each route's shape: the splice strategy puts one hostile value into it. None can
-# change anything once spoiled; the flow names a step that does not exist, so that no fuzzed
-# flow is ever registered in the session's store.
+# change anything once spoiled; the flow names a step that does not exist and the endpoint a
+# host that is not allowed, so that none is ever registered in the session's store.
 BODIES: dict[str, Any] = {
     "POST /orders": order_body(),
     "POST /orders/{order_id}/cancel": {"reason": "CUSTOMER", "note": "changed my mind"},
@@ -129,6 +129,12 @@ BODIES: dict[str, Any] = {
     "POST /returns/{return_id}/decision": {"decision": "approve"},
     "POST /flows": {"type": "fuzz", "steps": [{"step": "no_such_step"}]},
     "POST /shipments/{shipment_id}/events": {"status": "in_transit", "note": "on its way"},
+    "POST /endpoints": {
+        "name": "fuzz-wrap",
+        "url": "http://example.com/fuzz-wrap",
+        "timeout_s": 5,
+        "secret": "fuzz-secret-0123456789",
+    },
 }
 MEDIA_TYPES = [
     *["application/json"] * 6,

@@ -4,7 +4,7 @@ Every operation in `/openapi.json` is called with cases generated from its schem
 ones (positive) and ones that break the schema in one place (negative). Operations with
 path parameters are also called on live objects: an order waiting in NEEDS_REVIEW, a
 delivered order inside its return window, its returns (one awaiting receipt, one in
-review), the `standard` flow, a customer with orders. The stack is built as the `stack`
+review), the `standard` flow, a customer with orders, an endpoint. The stack is built as the `stack`
 fixture is, with a store of its own, so that fuzzed flows and orders cannot reach other
 tests, and with a long return window so the delivered order keeps taking returns.
 
@@ -73,12 +73,15 @@ async def live_objects(stack: Stack) -> dict[str, dict[str, Any]]:
             delivered,
             lambda v: [r["status"] for r in v["returns"]] == ["AWAITING_RECEIPT", "NEEDS_REVIEW"],
         )
+        endpoint = {"name": "fuzz-wrap", "url": "http://127.0.0.1:9/wrap", "secret": "f" * 16}
+        assert (await http.post("/endpoints", json=endpoint)).status_code == 201
     common = {
         "flow_type": "standard",
         "version": 1,
         "customer_id": "cus_alice",
         "shipment_id": view["shipments"][0]["shipment_id"],
         "return_id": returns[0],
+        "name": "fuzz-wrap",
     }
     by_path: dict[str, dict[str, Any]] = {}
     for path in ("returns", "appeasements", "events"):

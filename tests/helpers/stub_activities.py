@@ -31,6 +31,7 @@ from activities.rewards import GrantRequest, PointsEntry
 from activities.shipping import BookShipmentRequest, ReturnLabelRequest
 from adapters.carrier import Booking, ReturnLabel
 from adapters.payments import Authorization, MoneyMovement, RiskAssessment
+from domain.endpoints import EndpointAnswer, EndpointCall
 from domain.events import JournalBatch, JournalEvent
 from domain.shipments import Allocation, License
 from domain.view import OrderView
@@ -56,6 +57,8 @@ class StubActivities:
         self._captured: dict[str, int] = {}
         self._ids = itertools.count(1)
         self._carrier: set[asyncio.Task[None]] = set()
+        # A shop's service by endpoint name: the outputs it answers, or the error it raises.
+        self.services: dict[str, dict[str, Any] | ApplicationError] = {}
 
     def activities(self) -> list[Callable[..., Any]]:
         return [
@@ -78,6 +81,7 @@ class StubActivities:
             self.claw_back_points,
             self.grant_points,
             self.price_items,
+            self.call_endpoint,
         ]
 
     # -- what the test reads -------------------------------------------------------------------
@@ -276,6 +280,14 @@ class StubActivities:
         self._record("grant_points", request)
         awarded = sum(entry.points for entry in self.called("award_points"))
         return awarded - sum(entry.points for entry in self.called("claw_back_points"))
+
+    @activity.defn(name="call_endpoint")
+    async def call_endpoint(self, call: EndpointCall) -> EndpointAnswer:
+        self._record("call_endpoint", call)
+        answer = self.services.get(call.endpoint, {})
+        if isinstance(answer, ApplicationError):
+            raise answer
+        return EndpointAnswer(status=200, outputs={} if call.undo else answer)
 
     @activity.defn(name="price_items")
     async def price_items(self, skus: list[str]) -> list[CatalogPrice]:

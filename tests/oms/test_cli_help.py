@@ -10,12 +10,14 @@ import pytest
 from oms.cli import main
 
 COMMANDS = [
-    *("run", "worker", "carrier", "migrate", "bench", "history", "patches", "projections"),
+    *("run", "worker", "carrier", "intake", "relay", "migrate", "bench", "history"),
+    *("patches", "projections", "events"),
     *("orders", "returns", "cancel", "hold", "release", "backtrack", "skip", "review", "flows"),
 ]
 GROUPS = {
     "history": ["export", "replay"],
     "projections": ["rebuild"],
+    "events": ["dead", "tail"],
     "orders": ["show", "events", "list", "watch"],
     "flows": ["list", "show"],
 }

@@ -154,7 +154,7 @@ def test_show_labels_the_stored_view_when_the_workflow_does_not_answer(
     live: Exception | httpx.Response, why: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     client = OmsClient("http://oms.test", transport=stored_only(live))
-    assert orders.show(client, SimpleNamespace(order_id="ord_1", json=False)) == 0
+    assert orders.show(client, SimpleNamespace(order_id="ord_1", json=False, diagram=False)) == 0
     out = capsys.readouterr().out
     assert (
         "view         stored (the read model, as of journal event 7); "
@@ -162,7 +162,7 @@ def test_show_labels_the_stored_view_when_the_workflow_does_not_answer(
     ) in out
     assert "status       SHIPPED" in out
 
-    assert orders.show(client, SimpleNamespace(order_id="ord_1", json=True)) == 0
+    assert orders.show(client, SimpleNamespace(order_id="ord_1", json=True, diagram=False)) == 0
     printed = capsys.readouterr()
     assert '"status": "SHIPPED"' in printed.out
     assert printed.err.startswith("oms: showing the stored (the read model, as of journal event 7)")

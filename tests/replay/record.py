@@ -42,6 +42,7 @@ from tests.helpers.orders import (
     wait_until,
 )
 from tests.helpers.stack import TEMPORAL, Stack, running_stack
+from tests.replay.flow_scenarios import FLOW_SCENARIOS
 from workflows import search_attributes
 
 Scenario = Callable[[Stack, httpx.AsyncClient], Awaitable[str]]
@@ -356,6 +357,7 @@ SCENARIOS: dict[str, Scenario] = {
     "return_refunded": return_refunded,
     "exchange_shipped": exchange_shipped,
     "appeasement_refunded": appeasement_refunded,
+    **FLOW_SCENARIOS,  # the flow language: blocks, fragments, call steps
 }
 
 

@@ -219,6 +219,7 @@ def test_oms_run_starts_uvicorn_with_them(monkeypatch: pytest.MonkeyPatch, tmp_p
     settings = Settings(
         data_dir=tmp_path,
         temporal_address="127.0.0.1:1",
+        nats_url="nats://127.0.0.1:1",
         api_timeout_keep_alive_s=9,
         api_limit_concurrency=55,
     )

@@ -43,6 +43,7 @@ ACCESS: dict[Route, frozenset[str]] = {
     ("POST", "/orders"): SHOP,
     ("GET", "/orders/{order_id}"): SHOP,
     ("GET", "/orders/{order_id}/events"): SHOP,
+    ("GET", "/orders/{order_id}/diagram"): SHOP,
     ("POST", "/orders/{order_id}/cancel"): SHOP,
     ("POST", "/orders/{order_id}/hold"): OPERATOR,
     ("POST", "/orders/{order_id}/release"): OPERATOR,
@@ -66,6 +67,9 @@ ACCESS: dict[Route, frozenset[str]] = {
     ("GET", "/flows/{flow_type}"): ANY_KEY,
     ("GET", "/flows/{flow_type}/{version}"): ANY_KEY,
     ("GET", "/flows/{flow_type}/{version}/diagram"): ANY_KEY,
+    ("GET", "/endpoints"): OPERATOR,
+    ("POST", "/endpoints"): OPERATOR,
+    ("GET", "/endpoints/{name}"): OPERATOR,
     ("POST", "/shipments/{shipment_id}/events"): frozenset({"carrier", "operator"}),
 }
 
@@ -122,6 +126,12 @@ BODIES: dict[Route, Any] = {
     # Registering a flow would change every later order: this one fails its checks (422).
     ("POST", "/flows"): {"type": "standard", "steps": [{"step": "teleport"}]},
     ("POST", "/shipments/{shipment_id}/events"): {"status": "in_transit"},
+    # Registering an endpoint would point orders at it: this host is not allowed (422).
+    ("POST", "/endpoints"): {
+        "name": "access-check",
+        "url": "http://example.com/access-check",
+        "secret": "access-check-secret-0",
+    },
 }
 # Where an allowed caller would change something real, it gets a body that passes
 # authorization and fails a later check instead (the SKU is unknown: 422, nothing placed).
@@ -166,6 +176,7 @@ def bob_values(bob_order: str) -> dict[str, str]:
         "customer_id": "cus_bob",
         "flow_type": "standard",
         "version": "1",
+        "name": "no-such-endpoint",
     }
 
 
@@ -176,6 +187,7 @@ UNKNOWN_VALUES = {
     "customer_id": "cus_bob",  # the allowed customer asks for his own rewards
     "flow_type": "standard",
     "version": "1",
+    "name": "no-such-endpoint",
 }
 
 

@@ -53,6 +53,10 @@ async def test_append_then_read_in_seq_order(any_store: Store) -> None:
     assert [e.at for e in read] == [T0, T0 + timedelta(seconds=2), T0 + timedelta(seconds=3)]
     assert all(e.at.utcoffset() == timedelta(0) for e in read)
 
+    first = await journal.first(any_store, order_id)
+    assert first == placed
+    assert await journal.first(any_store, uid("ord")) is None
+
 
 async def test_timestamps_keep_their_instant_and_read_back_in_utc(any_store: Store) -> None:
     # SQLite stores no offset: a +02:00 time must not come back two hours off, or naive.

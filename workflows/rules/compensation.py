@@ -18,8 +18,21 @@ def plan(run: FlowState, step_ids: list[str]) -> list[CompensationAction]:
     actions: list[CompensationAction] = []
     order = run.order
     for step_id in step_ids:
-        compensation = run.flow.steps[run.flow.index_of(step_id)].spec.compensation
-        if compensation == "cancel_shipments":
+        step = run.flow.find(step_id)
+        if step.kind == "parallel":
+            continue  # a block's own steps are undone each by its own rule
+        compensation = step.spec.compensation
+        if step.kind == "call":
+            if compensation is not None:
+                actions.append(
+                    CompensationAction(
+                        step=step_id,
+                        action="undo_call",
+                        target=compensation,
+                        description=f"ask {compensation} to undo {step_id}",
+                    )
+                )
+        elif compensation == "cancel_shipments":
             for shipment in reversed(order.shipments):
                 if shipment.has_left:
                     raise CannotUndo(

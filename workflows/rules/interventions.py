@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from domain.flows import entries
 from domain.holds import HoldReason
 from domain.interventions import (
     AddressCorrection,
@@ -92,7 +93,7 @@ def _check_release(run: FlowState, request: ReleaseRequest) -> str | None:
 
 
 def _step_error(run: FlowState, step_id: str) -> str | None:
-    ids = [step.step_id for step in run.flow.steps]
+    ids = [step.step_id for step in entries(run.flow.steps)]
     if step_id not in ids:
         return f"unknown step {step_id!r}; the {run.flow.type} flow has {', '.join(ids)}"
     return None
@@ -102,15 +103,16 @@ def backtrack_plan(run: FlowState, to_step: str) -> BacktrackPlan:
     """What backtracking to `to_step` would undo and run again; raises CannotUndo."""
     target = run.flow.index_of(to_step)
     undo = [s for s in reversed(run.completed) if run.flow.index_of(s) >= target]
-    current = run.current_step_id
-    if current is not None and current not in undo and run.flow.index_of(current) >= target:
-        undo.insert(0, current)  # the step under way (or in review) has effects too
+    # The steps under way (or in review, or in parallel branches) have effects too.
+    for current in [run.current_step_id, *run.state.branch_steps]:
+        if current is not None and current not in undo and run.flow.index_of(current) >= target:
+            undo.insert(0, current)
     last = run.cursor if run.cursor < len(run.flow.steps) else len(run.flow.steps) - 1
     return BacktrackPlan(
         to_step=to_step,
         undo_steps=undo,
         actions=plan(run, undo),
-        rerun_steps=[step.step_id for step in run.flow.steps[target : last + 1]],
+        rerun_steps=[step.step_id for step in entries(run.flow.steps[target : last + 1])],
     )
 
 
@@ -118,6 +120,11 @@ def _check_backtrack(run: FlowState, request: BacktrackRequest) -> str | None:
     if error := _step_error(run, request.to_step):
         return error
     target = run.flow.index_of(request.to_step)
+    if (block := run.flow.steps[target]).step_id != request.to_step:
+        return (
+            f"step {request.to_step} runs in the parallel block {block.step_id}; "
+            f"backtrack to {block.step_id}"
+        )
     reached = run.cursor if run.current_step_id is not None else run.cursor - 1
     if target > reached:
         at = run.current_step_id or "between steps"
@@ -126,7 +133,7 @@ def _check_backtrack(run: FlowState, request: BacktrackRequest) -> str | None:
         plan = backtrack_plan(run, request.to_step)
     except CannotUndo as error:
         return str(error)
-    fixed = [s for s in plan.undo_steps if not run.flow.steps[run.flow.index_of(s)].backtrackable]
+    fixed = [s for s in plan.undo_steps if not run.flow.find(s).backtrackable]
     if fixed:
         return f"step {fixed[0]} is marked not backtrackable in the {run.flow.type} flow"
     return None
@@ -135,7 +142,9 @@ def _check_backtrack(run: FlowState, request: BacktrackRequest) -> str | None:
 def _skip_error(run: FlowState, step_id: str) -> str | None:
     if error := _step_error(run, step_id):
         return error
-    step = run.flow.steps[run.flow.index_of(step_id)]
+    step = run.flow.find(step_id)
+    if step.kind == "parallel":
+        return f"{step_id} is a parallel block; skip the steps in its branches instead"
     if not step.is_skippable:
         return f"step {step_id} guards money or goods and is not skippable in this flow"
     if step_id in run.completed:
@@ -150,7 +159,7 @@ def _check_skip(run: FlowState, request: SkipRequest) -> str | None:
         return error
     if run.flow.index_of(request.step) < run.cursor:
         return f"step {request.step} is behind the order; backtrack to it instead"
-    if run.running_step == request.step:
+    if request.step in (run.running_step, *run.state.branch_steps):
         return f"step {request.step} is running; wait for it, or backtrack"
     return None
 
@@ -159,7 +168,7 @@ def _check_review(run: FlowState, request: ReviewRequest) -> str | None:
     review = run.order.review
     if review is None:
         return "the order is not waiting for a review"
-    step = run.flow.steps[run.flow.index_of(review.step)]
+    step = run.flow.find(review.step)
     if request.decision == ReviewDecision.APPROVE and step.spec.compensation is not None:
         return (
             f"approve would continue past {review.step} without its effect "
@@ -185,8 +194,8 @@ def _check_address(run: FlowState, request: AddressCorrection) -> str | None:
 
 
 def _check_pickup(run: FlowState, request: PickupRequest) -> str | None:
-    step = run.running_step
-    if step is None or run.flow.steps[run.flow.index_of(step)].step != "await_pickup":
+    running = [run.running_step, *run.state.branch_steps]
+    if not any(s is not None and run.flow.find(s).step == "await_pickup" for s in running):
         return "the order is not waiting for a pickup"
     if run.order.picked_up_by is not None:
         return f"the order was already picked up by {run.order.picked_up_by}"

@@ -11,11 +11,18 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from domain.flows import STEP_SPECS, FlowStep
-    from workflows.steps import checks, delivery, inventory, payment
-    from workflows.steps.failures import ApprovalRequired, StepFailed, error_message, error_type
+    from workflows.steps import checks, delivery, inventory, payment, services
+    from workflows.steps.failures import (
+        ApprovalRequired,
+        StepFailed,
+        Unclassified,
+        error_message,
+        error_type,
+    )
 
 if TYPE_CHECKING:
     from workflows.run import OrderRun
@@ -40,4 +47,29 @@ STEPS: dict[str, Step] = {
 # The pure registry in domain/ and these implementations must name the same steps.
 assert set(STEPS) == set(STEP_SPECS), "step registry and STEP_SPECS disagree"
 
-__all__ = ["STEPS", "ApprovalRequired", "StepFailed", "error_message", "error_type"]
+
+async def attempt(run: OrderRun, step: FlowStep) -> StepFailed | None:
+    """Run a step or call step once through; its failure, or None when it is done. An error
+    nobody classified (retries exhausted) comes back `Unclassified`, for a person to decide."""
+    try:
+        if step.kind == "call":
+            await services.call_service(run, step)
+        else:
+            assert step.step is not None
+            await STEPS[step.step](run, step)
+    except StepFailed as failure:
+        return failure
+    except (ActivityError, ChildWorkflowError) as error:
+        return Unclassified(f"{step.step_id}: {error_message(error)}")
+    return None
+
+
+__all__ = [
+    "STEPS",
+    "ApprovalRequired",
+    "StepFailed",
+    "Unclassified",
+    "attempt",
+    "error_message",
+    "error_type",
+]

@@ -33,7 +33,7 @@ async def validate_order(run: OrderRun, step: FlowStep) -> None:
     if order.total_minor <= 0:
         problems.append("the order total must be positive")
     # Every kind of item needs a step of this flow that can hand it over.
-    steps = {flow_step.step for flow_step in run.flow.steps}
+    steps = {flow_step.step for flow_step in run.flow.walk()}
     can_deliver = {
         "physical": bool(steps & {"fulfill_shipments", "await_pickup"}),
         "digital": "issue_licenses" in steps,

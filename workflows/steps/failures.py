@@ -46,6 +46,13 @@ def business_message(error: BaseException) -> str:
     return cause.message if isinstance(cause, ApplicationError) else str(cause)
 
 
+class Unclassified(StepFailed):
+    """An activity error no step classified (its retries ran out): a person decides."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, needs_review=True)
+
+
 class ApprovalRequired(StepFailed):
     """Not a failure: the flow asks a person to approve before it goes on."""
 

@@ -1,10 +1,10 @@
-"""The floor: the least a workflow with as many activity steps as the `standard` flow costs.
+"""The naive floor: the least a workflow with as many activity steps as the `standard` flow
+costs. `NaiveFloorWorkflow` calls one trivial regular activity (`execute_activity`, not local)
+per step and returns, on a worker of its own (its own task queue, the same server) with the
+order worker's tuning (`workers.main.worker_tuning`). With no steps it is the trivial workflow
+the `start_workflow` rate is measured with.
 
-`FloorWorkflow` calls one trivial regular activity (`execute_activity`, not local) per step
-and returns, on a worker of its own (its own task queue, the same server) with the order
-worker's tuning (`workers.main.worker_tuning`), so the orders' throughput can be set beside it.
-
-    python -m bench.floor TASK_QUEUE     # a worker for it; OMS_* settings as for the worker
+    python -m bench.naive TASK_QUEUE     # a worker for it; OMS_* settings as for the worker
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -27,18 +28,18 @@ if TYPE_CHECKING:
 # modules through; the module still imports nothing of the project's at the top.
 
 
-@activity.defn(name="floor_step")
-async def floor_step(step: int) -> int:
+@activity.defn(name="naive_step")
+async def naive_step(step: int) -> int:
     return step
 
 
-@workflow.defn(name="FloorWorkflow")
-class FloorWorkflow:
+@workflow.defn(name="NaiveFloorWorkflow")
+class NaiveFloorWorkflow:
     @workflow.run
     async def run(self, steps: int) -> int:
         for step in range(steps):
             await workflow.execute_activity(
-                floor_step, step, start_to_close_timeout=timedelta(seconds=30)
+                naive_step, step, start_to_close_timeout=timedelta(seconds=30)
             )
         return steps
 
@@ -53,7 +54,7 @@ def standard_flow_steps() -> tuple[int, int]:
     return len(latest.steps), latest.version
 
 
-def build_floor_worker(client: Client, settings: Settings, task_queue: str) -> Worker:
+def build_naive_worker(client: Client, settings: Settings, task_queue: str) -> Worker:
     from temporalio.worker import Worker
 
     from workers import payload_passes
@@ -64,14 +65,19 @@ def build_floor_worker(client: Client, settings: Settings, task_queue: str) -> W
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[FloorWorkflow],
-        activities=[floor_step],
+        workflows=[NaiveFloorWorkflow],
+        activities=[naive_step],
         workflow_runner=workflow_runner(),
         **worker_tuning(settings),
     )
 
 
-async def serve(settings: Settings, task_queue: str) -> None:
+async def serve(
+    settings: Settings,
+    task_queue: str,
+    build: Callable[[Client, Settings, str], Worker] | None = None,
+) -> None:
+    """A floor's worker until SIGINT or SIGTERM (the naive one unless `build` says)."""
     from oms.config.temporal import connect
 
     client = await connect(settings)
@@ -79,24 +85,28 @@ async def serve(settings: Settings, task_queue: str) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with build_floor_worker(client, settings, task_queue):
+    async with (build or build_naive_worker)(client, settings, task_queue):
         await stop.wait()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    module: str = "bench.naive",
+    build: Callable[[Client, Settings, str], Worker] | None = None,
+) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m bench.floor TASK_QUEUE", file=sys.stderr)
+        print(f"usage: python -m {module} TASK_QUEUE", file=sys.stderr)
         return 2
     from oms.config.settings import Settings
 
-    asyncio.run(serve(Settings(), args[0]))
+    asyncio.run(serve(Settings(), args[0], build))
     return 0
 
 
 if __name__ == "__main__":
     # Run the importable module's definitions, not this `__main__` copy: the sandbox passes
     # modules through by name, and `__main__` is not one it can import.
-    from bench import floor
+    from bench import naive
 
-    sys.exit(floor.main())
+    sys.exit(naive.main())
