@@ -70,7 +70,8 @@ bench: $(STAMP)
 	$(VENV)/bin/oms bench $(BENCH_ARGS)
 
 # The fault drill alone (it runs in `make test` too): 200 orders while the worker is killed,
-# Temporal restarted, the store dropped and the gateway flaky; prints its summary.
+# Temporal restarted, the store dropped, the gateway flaky, the broker restarted and the relay
+# killed; prints its summary.
 chaos: $(STAMP)
 	$(VENV)/bin/pytest -m chaos -s -q
 

@@ -1,24 +1,17 @@
-"""The fault drill: a steady load of mixed orders while the system is hurt on purpose.
-
-It runs its own stack as separate processes, like production: the Temporal dev server
-(persistent SQLite file), the API (uvicorn), a worker and the simulated carrier, on a fresh
-PostgreSQL database.
-While orders of every kind are placed and operators intervene:
-
-- the worker is killed with SIGKILL every few seconds and started again;
-- the Temporal server is stopped once and started again on the same file;
-- the store goes away briefly: new connections are refused and open ones are dropped;
-- the gateway fails some calls before doing them and loses the reply of others after.
-
-Then it checks what a finance or warehouse team would: every order ended or waits where it
-should, the ledger reconciles with each order, no authorization is left open, the journal has
-no gaps, no stock is negative or leaked, and the read model equals a rebuild.
-"""
+"""The fault drill (docs/operations.md): a steady load of mixed orders while the system is
+hurt on purpose, on a stack of its own run as separate processes (the Temporal dev server,
+the API, a worker, the carrier, a nats-server and `oms relay`) on a fresh PostgreSQL database.
+The worker is killed again and again; Temporal, the store and the broker go away and come
+back; the relay is killed as it drains; the gateway is flaky. Then it checks what finance,
+the warehouse and a service following the broker would: orders settled, ledger = orders, no
+open authorization, no journal gap, no leaked stock, read model = rebuild, and `OMS_ORDERS`
+holding every order's journal exactly, each event once, in `seq` order."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import signal
@@ -32,17 +25,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import psycopg
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import func, select
 
 from adapters.carrier_simulator import with_carrier_key
 from api.serve import api_command
+from oms.broker import MESSAGE_ID, ORDER_EVENTS, ORDERS_STREAM, order_event_subject
 from oms.config.settings import Settings
+from oms.relay import relay_command
 from oms.supervisor import CARRIER_COMMAND, dev_server_command, wait_for_port
+from store import outbox
 from store.db import Store
 from store.projections import rebuild
 from store.sandbox_tables import PaymentAuthorization
 from store.tables import OrderEvent, Reservation, StockLevel
+from tests.helpers.nats_server import NatsServer
 from tests.helpers.stack import free_port
 from tests.store.test_projections import table_rows
 
@@ -68,6 +69,11 @@ class DrillOptions:
     store_outage_s: float = 3.0
     gateway_fault_rate: float = 0.1
     gateway_lost_reply_rate: float = 0.05
+    broker_restart_at_s: float = 24.0
+    broker_outage_s: float = 3.0
+    relay_kill_within_s: float = 10.0  # after the broker is back, once the relay publishes
+    relay_lease_s: float = 3.0  # how soon the restarted relay takes over the killed one's
+    drain_timeout_s: float = 120.0
     settle_timeout_s: float = 300.0
     seed: int = 7
     pg_admin_url: str = os.environ.get(
@@ -90,6 +96,13 @@ class Outcome:
     store_outages: int = 0
     gateway_faults: int = 0
     gateway_lost_replies: int = 0
+    broker_restarts: int = 0
+    relay_kills: int = 0
+    events_journaled: int = 0
+    events_on_broker: int = 0
+    broker_duplicates: int = 0  # as the relays reported them
+    backlog_settled: int = 0
+    drained_s: float = 0.0
     waiting: dict[str, str] = field(default_factory=dict)
     captured_minor: int = 0
     refunded_minor: int = 0
@@ -110,6 +123,13 @@ class Outcome:
             f"(API answers meanwhile: {_counts(self.outage_codes)})",
             f"  gateway faults       {self.gateway_faults} failed before, "
             f"{self.gateway_lost_replies} replies lost after the work",
+            f"  NATS restarts        {self.broker_restarts}",
+            f"  relay SIGKILLs       {self.relay_kills}",
+            f"  journal on broker    {self.events_on_broker} events published "
+            f"({self.events_journaled} journaled), {self.broker_duplicates} duplicates dropped "
+            "by the broker",
+            f"  relay backlog        {self.backlog_settled} events due once settled, drained "
+            f"in {self.drained_s:.1f} s",
             f"  HTTP answers         {_counts(self.http_codes)}",
             f"  money                captured {self.captured_minor}, refunded "
             f"{self.refunded_minor} (gateway ledger = orders)",
@@ -128,14 +148,18 @@ def _counts(counter: Counter) -> str:
 class Processes:
     """The stack's processes, each logging to a file in the data directory."""
 
-    def __init__(self, data_dir: Path, settings: Settings, env: dict[str, str]) -> None:
+    def __init__(
+        self, data_dir: Path, settings: Settings, env: dict[str, str], broker: NatsServer
+    ) -> None:
         self.data_dir = data_dir
         self.settings = settings
         self.env = env
+        self.broker = broker
         self.server: subprocess.Popen | None = None
         self.api: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
         self.carrier: subprocess.Popen | None = None
+        self.relay: subprocess.Popen | None = None
         self.worker_starts = 0
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
@@ -168,14 +192,30 @@ class Processes:
         self.worker.send_signal(signal.SIGKILL)
         self.worker.wait(10)
 
+    def start_broker(self) -> None:
+        self.broker.home.mkdir(exist_ok=True)
+        self.broker.start()
+
+    def stop_broker(self) -> None:
+        self.broker.stop()
+
+    def start_relay(self) -> None:
+        self.relay = self._spawn("relay", relay_command(self.settings))
+
+    def kill_relay(self) -> None:
+        assert self.relay is not None
+        self.relay.send_signal(signal.SIGKILL)
+        self.relay.wait(10)
+
     def stop_all(self) -> None:
-        for process in (self.carrier, self.worker, self.api, self.server):
+        for process in (self.carrier, self.worker, self.relay, self.api, self.server):
             if process is not None and process.poll() is None:
                 process.terminate()
                 try:
                     process.wait(15)
                 except subprocess.TimeoutExpired:
                     process.kill()
+        self.broker.stop()
 
 
 class Drill:
@@ -188,12 +228,15 @@ class Drill:
         base = options.pg_admin_url.rsplit("/", 1)[0]
         self.database_url = f"{base}/{self.database}"
         api_port, temporal_port = free_port(), free_port()
+        broker = NatsServer(data_dir / "nats")
         self.settings = Settings(
             data_dir=data_dir,
             temporal_port=temporal_port,
             ui_port=free_port(),
             api_port=api_port,
             database_url=self.database_url,
+            nats_url=broker.url,
+            relay_metrics_port=free_port(),
         )
         self.base_url = f"http://127.0.0.1:{api_port}"
         env = dict(os.environ)
@@ -210,9 +253,11 @@ class Drill:
                 "OMS_GATEWAY_FAULT_RATE": str(options.gateway_fault_rate),
                 "OMS_GATEWAY_LOST_REPLY_RATE": str(options.gateway_lost_reply_rate),
                 "OMS_LOG_FORMAT": "text",
+                "OMS_NATS_URL": broker.url,
+                "OMS_RELAY_LEASE_S": str(options.relay_lease_s),
             }
         )
-        self.processes = Processes(data_dir, self.settings, env)
+        self.processes = Processes(data_dir, self.settings, env, broker)
         self.loading = True
 
     # -- the run ------------------------------------------------------------------------------
@@ -222,10 +267,12 @@ class Drill:
         self._create_database()
         try:
             self.processes.start_server()
+            self.processes.start_broker()
             self.processes.start_api()
             await self._wait_for_api()
             self.processes.start_worker()
             self.processes.start_carrier()
+            self.processes.start_relay()  # once the API has migrated the store
             async with httpx.AsyncClient(
                 base_url=self.base_url,
                 headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
@@ -237,12 +284,14 @@ class Drill:
                     asyncio.create_task(self._kill_workers()),
                     asyncio.create_task(self._restart_server()),
                     asyncio.create_task(self._store_outage()),
+                    asyncio.create_task(self._broker_outage_and_relay_kill()),
                 ]
                 await self._load()
                 self.loading = False
                 await asyncio.gather(*faults)
                 self._ensure_worker()
                 await self._settle()
+                await self._drain()
                 await self._check()
         finally:
             self.processes.stop_all()
@@ -437,6 +486,48 @@ class Drill:
                 await asyncio.sleep(0.2)
         await asyncio.to_thread(self._connections, allow=True)
 
+    async def _broker_outage_and_relay_kill(self) -> None:
+        """The broker goes away and comes back; the relay is killed as it drains the backlog
+        the outage left (what the broker acknowledged but it had not deleted goes again)."""
+        await self._at(self.options.broker_restart_at_s)
+        await asyncio.to_thread(self.processes.stop_broker)
+        await asyncio.sleep(self.options.broker_outage_s)
+        await asyncio.to_thread(self.processes.start_broker)
+        self.outcome.broker_restarts += 1
+        await self._relay_publishes(self.options.relay_kill_within_s)
+        await self._count_duplicates()
+        self.processes.kill_relay()
+        self.outcome.relay_kills += 1
+        self.processes.start_relay()
+
+    async def _relay_publishes(self, within_s: float) -> None:
+        """Return once the stream grows (JetStream may take a moment to answer again)."""
+        connection = await nats.connect(self.processes.broker.url, name="drill-watch")
+        try:
+            js = connection.jetstream()
+            stored = None
+            deadline = time.monotonic() + within_s
+            while time.monotonic() < deadline:
+                with contextlib.suppress(nats.errors.Error):
+                    now = (await js.stream_info(ORDERS_STREAM)).state.messages
+                    if stored is not None and now > stored:
+                        return
+                    stored = now if stored is None else stored
+                await asyncio.sleep(0.02)
+        finally:
+            await connection.close()
+
+    async def _count_duplicates(self) -> None:
+        """Add what the running relay reports as dropped by the broker (`Nats-Msg-Id`)."""
+        url = f"http://127.0.0.1:{self.settings.relay_metrics_port}/metrics"
+        with contextlib.suppress(httpx.HTTPError):
+            async with httpx.AsyncClient(timeout=2) as http:
+                text = (await http.get(url)).text
+            for row in text.splitlines():
+                name, _, value = row.rpartition(" ")
+                if name == "oms_relay_duplicates_total":
+                    self.outcome.broker_duplicates += int(float(value))
+
     def _admin(self, statement: str) -> None:
         admin = self.options.pg_admin_url.replace("+psycopg", "")
         with psycopg.connect(admin, autocommit=True) as conn:
@@ -519,6 +610,29 @@ class Drill:
                 return
             await asyncio.sleep(1)
 
+    async def _drain(self) -> None:
+        """Wait until the relay has published every event journaled (the outbox is empty)."""
+        store = Store(self.database_url)
+        try:
+            self.outcome.backlog_settled = (await outbox.backlog(store)).due
+            started = time.monotonic()
+            await self._until_drained(store)
+            self.outcome.drained_s = time.monotonic() - started
+        finally:
+            await store.close()
+
+    async def _until_drained(self, store: Store) -> None:
+        deadline = time.monotonic() + self.options.drain_timeout_s
+        while (due := (await outbox.backlog(store)).due) > 0:
+            relay = self.processes.relay
+            if relay is not None and relay.poll() is not None:
+                self.outcome.problems.append(f"the relay exited ({relay.returncode}), {due} due")
+                return
+            if time.monotonic() > deadline:
+                self.outcome.problems.append(f"the relay's backlog never drained: {due} due")
+                return
+            await asyncio.sleep(0.1)
+
     async def _decide(self, order_id: str, review: dict[str, Any], *, approve: bool) -> None:
         if review.get("kind") == "out_of_stock" or not approve:
             await self._intervention(order_id, "review", {"decision": "cancel", "reason": "OTHER"})
@@ -556,6 +670,7 @@ class Drill:
             await self._check_journal(store)
             await self._check_stock(store, views)
             await self._check_read_model(store)
+            await self._check_broker(store)
         finally:
             await store.close()
 
@@ -639,3 +754,86 @@ class Drill:
         if before != after:
             differing = [name for name in before if before[name] != after[name]]
             self.outcome.problems.append(f"the read model differs from a rebuild: {differing}")
+
+    async def _check_broker(self, store: Store) -> None:
+        """Every order's messages on `OMS_ORDERS`, read from the start, are its journal as
+        `GET /orders/{id}/events` shows it: the same events, `seq` 1..n, each once."""
+        problems = self.outcome.problems
+        journals: dict[str, list[dict[str, Any]]] = {}
+        for order_id in self.outcome.placed:
+            answer = await self._send("GET", f"/orders/{order_id}/events")
+            if answer is None or answer.status_code != 200:
+                problems.append(f"{order_id}: no journal from the API")
+                continue
+            journals[order_id] = answer.json()["data"]
+        await self._until_drained(store)  # whatever was journaled meanwhile is published too
+        await self._count_duplicates()
+        relay = self.processes.relay
+        if relay is not None and relay.poll() is not None:
+            problems.append(f"the relay exited ({relay.returncode}); see relay.log")
+        self.outcome.events_journaled = sum(len(events) for events in journals.values())
+
+        messages = await self._stream_messages()
+        self.outcome.events_on_broker = len(messages)
+        ids = Counter((message.headers or {}).get(MESSAGE_ID) for message in messages)
+        problems += [f"{id_} is {n} times on the broker" for id_, n in ids.items() if n > 1]
+        published: dict[str, list[dict[str, Any]]] = {}
+        for message in messages:
+            event = json.loads(message.data)
+            published.setdefault(event["order_id"], []).append(event)
+            said = (message.headers or {}).get(MESSAGE_ID)
+            expected = f"{event['order_id']}:{event['seq']}"
+            subject = order_event_subject(event["order_id"], event["type"])
+            if (message.subject, said) != (subject, expected):
+                problems.append(f"{expected} came on {message.subject} as {MESSAGE_ID} {said}")
+        for order_id in set(published) - set(journals):
+            problems.append(f"{order_id} is on the broker, not among the orders placed")
+        for order_id, journal in journals.items():
+            mine = published.get(order_id, [])
+            if [event["seq"] for event in journal] != list(range(1, len(journal) + 1)):
+                problems.append(f"{order_id}: the API's journal is not seq 1..{len(journal)}")
+            if mine != journal:
+                problems.append(f"{order_id}: the broker holds {_differ(mine, journal)}")
+
+    async def _stream_messages(self) -> list[Msg]:
+        """Every message of `OMS_ORDERS` from its first, in the stream's order."""
+        connection = await nats.connect(self.processes.broker.url, name="drill-check")
+        try:
+            js = connection.jetstream()
+            stored = (await js.stream_info(ORDERS_STREAM)).state.messages
+            subscription = await js.pull_subscribe(
+                f"{ORDER_EVENTS}.>",
+                stream=ORDERS_STREAM,
+                config=ConsumerConfig(
+                    ack_policy=AckPolicy.NONE,
+                    deliver_policy=DeliverPolicy.ALL,
+                    inactive_threshold=60,
+                ),
+            )
+            messages: list[Msg] = []
+            while len(messages) < stored:
+                try:
+                    messages += await subscription.fetch(500, timeout=5)
+                except NatsTimeout:
+                    self.outcome.problems.append(
+                        f"the stream holds {stored} messages, a consumer got {len(messages)}"
+                    )
+                    break
+            await subscription.unsubscribe()
+            return messages
+        finally:
+            await connection.close()
+
+
+def _differ(published: list[dict[str, Any]], journal: list[dict[str, Any]]) -> str:
+    """Where an order's messages part from its journal, in a few words."""
+    seqs = [event["seq"] for event in published]
+    if seqs != [event["seq"] for event in journal]:
+        return f"seq {seqs[:20]}, its journal 1..{len(journal)}"
+    for mine, theirs in zip(published, journal, strict=True):
+        if mine != theirs:
+            keys = sorted(
+                key for key in theirs.keys() | mine.keys() if mine.get(key) != theirs.get(key)
+            )
+            return f"seq {mine['seq']} unlike its journal in {keys}"
+    return "the same"

@@ -23,4 +23,6 @@ async def test_orders_survive_kills_restarts_outages_and_a_flaky_gateway(tmp_pat
     assert outcome.worker_kills >= 3 and outcome.server_restarts == 1
     assert outcome.store_outages == 1 and 503 in outcome.outage_codes
     assert outcome.gateway_faults > 0 and outcome.gateway_lost_replies > 0
+    assert outcome.broker_restarts == 1 and outcome.relay_kills == 1
+    assert outcome.events_on_broker == outcome.events_journaled > 0
     assert set(outcome.statuses) <= {"COMPLETED", "CANCELLED", "FAILED", "FULFILLING"}
