@@ -25,6 +25,7 @@ PRESETS: dict[str, tuple[float, float]] = {
     "replay_seconds": (2.0, 0.5),
     "ramp_seconds": (20.0, 16.0),
     "steady_seconds": (10.0, 10.0),
+    "relay_events": (20000, 5000),
 }
 
 
@@ -49,6 +50,7 @@ class Options:
     profile_mode: str
     keep_data: bool
     database_url: str | None = None
+    relay_events: int = 20000
 
     def as_json(self) -> dict:
         values = asdict(self)
@@ -150,6 +152,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"({default('steady_seconds')})",
     )
     parser.add_argument(
+        "--relay-events",
+        type=positive_int,
+        metavar="E",
+        help="journal events appended with the relay stopped, then timed as it publishes "
+        f"them ({default('relay_events')})",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=DEFAULT_OUTPUT,
@@ -230,6 +239,7 @@ def resolve(args: argparse.Namespace) -> Options:
         profile_mode=args.profile_mode,
         keep_data=args.keep_data,
         database_url=args.database_url,
+        relay_events=int(pick("relay_events")),
     )
 
 

@@ -4,7 +4,7 @@ close [orders_per_s, order_latency_p50_s], with the CPU each process spent per o
 workflow cache's evictions; `--profile-worker` samples the worker with py-spy meanwhile. At
 the end, the history of one completed order in figures [history_events_per_order,
 upserts_per_order, order_history]: the commonest of a few, since signals that arrive
-together share a workflow task."""
+together share a workflow task. The relay's figures over the same run: `bench.relay_phase`."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from bench.gauges import (
     wait_for_count,
 )
 from bench.options import Options
+from bench.relay_phase import RelayWatch
 from bench.report import Progress, percentile
 from bench.shape import event_counts, history_counts
 from bench.shoppers import RETRIES, place_many
@@ -129,6 +130,8 @@ async def orders_phase(
         trouble=orders_query("cus_bench_warmup") + f" AND OrderStatus IN {TROUBLE}",
     )
     customer = ORDER_CUSTOMER
+    relay = RelayWatch(stack)
+    await relay.begin()  # once the warm-up's events are published
     profiler = start_profiler(stack, options, progress)
     retried = RETRIES["503"]
     evicted_before = await cache_evictions(metrics_ports)
@@ -147,14 +150,16 @@ async def orders_phase(
             trouble=orders_query(customer) + f" AND OrderStatus IN {TROUBLE}",
         )
         cpu = meter.read()
+        await relay.end()
     finally:
         stop_profiler(profiler, stack)
     retried = RETRIES["503"] - retried
     closed = await close_times(client, query)
     rate = throughput(options.orders, started_at, closed)
     latencies = [(close - start).total_seconds() for start, close in closed]
-    progress.done(f"{rate:.1f} orders/s")
-    return {
+    relayed = await relay.figures()
+    progress.done(f"{rate:.1f} orders/s, {relayed['relay_events_per_s']:.0f} events/s relayed")
+    return relayed | {
         "orders_per_s": rate,
         "order_latency_p50_s": percentile(latencies, 50),
         "cpu_cores_orders": cpu,

@@ -1,9 +1,10 @@
 """The benchmark run: it sequences the phases and writes the result. Replay (`bench.replay`)
 runs first, on an idle machine; then, on one embedded stack (`bench.stack`), the naive floor
-(`bench.naive_throughput`), the orders (`bench.order_throughput`), the same-shape floor
-scripted from one of them (`bench.same_shape_throughput`) and the open orders
-(`bench.open_orders`), sharing the shoppers (`bench.shoppers`) and the readings
-(`bench.gauges`). Each figure and its key in the JSON: docs/performance.md."""
+(`bench.naive_throughput`), the orders (`bench.order_throughput`, the relay watched by
+`bench.relay_phase`), the same-shape floor scripted from one of them
+(`bench.same_shape_throughput`), the open orders (`bench.open_orders`) and the relay alone,
+sharing the shoppers (`bench.shoppers`) and the readings (`bench.gauges`). Each figure and
+its key in the JSON: docs/performance.md."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from bench.naive_throughput import naive_phase
 from bench.open_orders import OPEN_CARRIER_DELAY_S, open_orders_phase
 from bench.options import Options
 from bench.order_throughput import order_history_figures, orders_phase, typical_order_history
+from bench.relay_phase import relay_alone_phase
 from bench.replay import replay_phase
 from bench.report import Progress
 from bench.same_shape_throughput import same_shape_phase
@@ -99,10 +101,14 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
         progress.start("stack")
         progress.update("Temporal dev server")
         await stack.start_server()
+        progress.update("NATS server")
+        stack.start_broker()
         progress.update("API")
         await stack.start_api()
         progress.update("simulated carrier")
         stack.start_carrier()
+        progress.update("relay")
+        await stack.start_relay()
         progress.update("worker")
         metrics_ports = [free_port() for _ in range(stack.worker_processes)]
         await stack.start_order_workers(
@@ -126,6 +132,9 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
         figures |= await open_orders_phase(
             stack, options, progress, figures["orders_per_s"], MAX_UNITS - placed
         )
+        figures |= await relay_alone_phase(
+            stack, options.relay_events, figures["journal_events_per_s"], progress
+        )
         figures |= targets.ratios(figures)
         figures["worker_max_cached_workflows"] = worker["max_cached_workflows"]
     finally:
@@ -142,9 +151,9 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
         | {"load_average_before": load_before, "load_average_after": report.load_average()},
         "options": options.as_json(),
         "stack": {
-            "description": "temporal server start-dev (SQLite file, WAL), API (uvicorn), "
-            "simulated carrier, order worker and the floors' workers, each in its own processes, "
-            "on free ports",
+            "description": "temporal server start-dev (SQLite file, WAL), nats-server "
+            "(JetStream), API (uvicorn), simulated carrier, relay, order worker and the floors' "
+            "workers, each in its own processes, on free ports",
             "standard_flow_version": flow_version,
             "carrier_delay_s": ORDER_CARRIER_DELAY_S,
             "return_window_s": RETURN_WINDOW_S,

@@ -1,7 +1,8 @@
 """The benchmark's own embedded stack, started as `oms run` starts it (`oms.supervisor`): the
-Temporal dev server, the API under uvicorn, the simulated carrier and the workers, each a
-subprocess on free ports with a fresh temporary data directory and a log of its own. The
-workers are processes of their own so that their memory can be read and a profiler attached.
+Temporal dev server, the broker (nats-server), the API under uvicorn, the simulated carrier,
+the journal's relay and the workers, each a subprocess on free ports with a fresh temporary
+data directory and a log of its own. The workers are processes of their own so that their
+memory can be read and a profiler attached.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from adapters.carrier_simulator import with_carrier_key
+from oms.broker import nats_server_command
 from oms.config.settings import Settings
+from oms.relay import relay_command
 from oms.supervisor import (
     CARRIER_COMMAND,
     WORKER_COMMAND,
     Supervisor,
     ensure_search_attributes,
     free_port,
+    wait_for_port,
     worker_names,
 )
 from oms.supervisor import rss_kb as process_rss_kb
@@ -51,6 +55,11 @@ OWN_SETTINGS = (
     "OMS_WORKER_METRICS_PORT",
     "OMS_WORKER_VERSIONING",
     "OMS_OTEL_TRACING",
+    "OMS_NATS_URL",
+    "OMS_NATS_USER",
+    "OMS_NATS_PASSWORD",
+    "OMS_RELAY_METRICS_HOST",
+    "OMS_RELAY_METRICS_PORT",
 )
 
 
@@ -80,12 +89,15 @@ class BenchStack(Supervisor):
         self.temporal_port = free_port()
         self.ui_port = free_port()
         self.api_port = free_port()
+        self.nats_port = free_port()
+        self.relay_metrics_port = free_port()
         self.env = {key: value for key, value in os.environ.items() if key not in OWN_SETTINGS}
         self.env.update(
             OMS_DATA_DIR=str(self.root),
             OMS_TEMPORAL_PORT=str(self.temporal_port),
             OMS_UI_PORT=str(self.ui_port),
             OMS_API_PORT=str(self.api_port),
+            OMS_RELAY_METRICS_PORT=str(self.relay_metrics_port),
             OMS_API_KEYS=with_carrier_key(f"{OPERATOR_KEY}:operator"),
             OMS_TASK_QUEUE="orders",
             PYTHONUNBUFFERED="1",
@@ -144,6 +156,35 @@ class BenchStack(Supervisor):
         from oms.config.temporal import connect
 
         self.client = await connect(settings)
+
+    def start_broker(self) -> None:
+        """nats-server with JetStream, its store in the data directory (`oms.launcher`); the
+        processes started after it are given its URL (`OMS_NATS_URL`)."""
+        command = nats_server_command(self.nats_port, self.root / "nats")
+        server = self.start("nats", command, self.env)
+        try:
+            wait_for_port("127.0.0.1", self.nats_port, server, "the NATS server", 30)
+        except SystemExit as error:
+            raise BenchError(f"{error}\n{self.log_tail('nats')}") from None
+        self.env["OMS_NATS_URL"] = f"nats://127.0.0.1:{self.nats_port}"
+
+    async def start_relay(self, wait: bool = True) -> subprocess.Popen:
+        """`oms relay`, its metrics on `relay_metrics_port`; with `wait`, returned once they
+        answer. Start it after the API, which migrates the store."""
+        process = self.start("relay", relay_command(self.settings()), self.env)
+        if not wait:
+            return process
+        try:
+            await asyncio.to_thread(
+                wait_for_port, "127.0.0.1", self.relay_metrics_port, process, "the relay", 30
+            )
+        except SystemExit as error:
+            raise BenchError(f"{error}\n{self.log_tail('relay')}") from None
+        return process
+
+    def stop_relay(self) -> None:
+        """SIGTERM: the relay finishes the batch under way and lets its lease go."""
+        self.stop("relay")
 
     async def start_api(self) -> None:
         from api.serve import api_command  # as the launcher starts it
@@ -231,15 +272,24 @@ class BenchStack(Supervisor):
 
     # -- reading the store ---------------------------------------------------------------------
 
-    def booked_shipments(self) -> int:
-        """Shipments with the simulated carrier, not yet dispatched: the order behind each
-        waits for a carrier event. Read straight from the store."""
+    def count(self, query: str) -> int:
+        """A `SELECT count(*)` read straight from the store."""
         engine = create_engine(sync_url(self.env["OMS_DATABASE_URL"]))
         try:
             with engine.connect() as connection:
-                count = connection.execute(
-                    text("SELECT count(*) FROM carrier_shipments WHERE status = 'booked'")
-                ).scalar_one()
+                count = connection.execute(text(query)).scalar_one()
         finally:
             engine.dispose()
         return int(count)
+
+    def booked_shipments(self) -> int:
+        """Shipments with the simulated carrier, not yet dispatched: the order behind each
+        waits for a carrier event."""
+        return self.count("SELECT count(*) FROM carrier_shipments WHERE status = 'booked'")
+
+    def journal_events(self) -> int:
+        return self.count("SELECT count(*) FROM order_events")
+
+    def outbox_due(self) -> int:
+        """Journal events the relay has not published yet: its outbox records."""
+        return self.count("SELECT count(*) FROM journal_outbox")

@@ -156,11 +156,38 @@ def rows(f: dict[str, Any]) -> list[Row]:
             f" (the first, on the order placed first: {f['query_first_ms']:.1f} ms)",
             "",
         ),
+        *relay_rows(f),
         (
             f"replay ({f['replay_histories']} stored histories)",
             f"{f['replay_histories_per_s']:.1f} histories/s in {f['replay_processes']} "
             f"processes ({f['replay_histories_per_s_per_process']:.1f}/s each)",
             "replay_histories_per_s",
+        ),
+    ]
+
+
+def relay_rows(f: dict[str, Any]) -> list[Row]:
+    alone = f["relay_alone"]
+    return [
+        (
+            "relay in the orders run: published · appended",
+            f"{f['relay_events_per_s']:.0f} · {f['journal_events_per_s']:.0f} events/s",
+            "",
+        ),
+        (
+            "  journal append → broker ack p50 / p99",
+            f"{_num(f['relay_lag_p50_ms'])} / {_num(f['relay_lag_p99_ms'])} ms",
+            "relay_lag_p99_ms",
+        ),
+        (
+            f"relay alone ({alone['events']} events due, relay started)",
+            f"{f['relay_alone_events_per_s']:.0f} events/s",
+            "",
+        ),
+        (
+            "  relay alone ÷ journal rate of the orders run",
+            f"{_num(f['relay_headroom'])}×",
+            "relay_headroom",
         ),
     ]
 

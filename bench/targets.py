@@ -43,6 +43,12 @@ FIGURES = (
     "replay_histories_per_s_per_process",
     "replay_processes",
     "replay_histories",
+    "journal_events_per_s",
+    "relay_events_per_s",
+    "relay_lag_p50_ms",
+    "relay_lag_p99_ms",
+    "relay_alone_events_per_s",
+    "relay_headroom",
 )
 
 
@@ -105,6 +111,10 @@ TARGETS = (
     Target("post_max_ratio", ">=", 0.6, "POST /orders max rate ÷ start_workflow max rate"),
     Target("worker_kb_per_open_order", "<=", 50, "worker memory per open order (KB)", " KB"),
     Target("replay_histories_per_s", ">=", 200, "histories replayed per second", "/s"),
+    Target(
+        "relay_lag_p99_ms", "<=", 1000, "journal append → broker ack p99, orders run (ms)", " ms"
+    ),
+    Target("relay_headroom", ">=", 10, "relay alone ÷ journal events/s of the orders run"),
 )
 BY_KEY = {target.key: target for target in TARGETS}
 

@@ -60,7 +60,7 @@ def done(code: int) -> None:
 
 @app.command(rich_help_panel=RUN_PANEL)
 def run() -> None:
-    """Temporal dev server, API and worker, together"""
+    """the whole stack: Temporal, the broker, API, workers, relay, intake, carrier, demo shop"""
     from oms.launcher import run as run_stack
 
     done(run_stack(get_settings()))

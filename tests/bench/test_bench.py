@@ -1,5 +1,6 @@
 """The benchmark harness end to end with tiny numbers: its own stack comes up, every phase
-runs, and the JSON carries every figure, each ratio the quotient of the figures it names."""
+runs (the relay's too), and the JSON carries every figure, each ratio the quotient of the
+figures it names."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ SMOKE = (
     *("--orders", "5", "--naive", "5", "--same-shape", "5", "--concurrency", "4"),
     *("--open-orders", "20", "--clients", "4", "--queries", "5"),
     *("--replay-seconds", "0", "--replay-processes", "2"),
-    *("--ramp-seconds", "4", "--steady-seconds", "1"),
+    *("--ramp-seconds", "4", "--steady-seconds", "1", "--relay-events", "400"),
 )
 # A workflow cache smaller than the open orders, so that the run shows the cap at work.
 CACHE = 10
@@ -116,3 +117,14 @@ def test_bench_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     assert result["open_orders_cache_evictions"] >= result["options"]["open_orders"] - CACHE
     assert result["orders_cache_evictions"] >= 0
     assert "evicted from a full cache (orders run / open orders)" in run.stdout
+    # The relay published the orders run's events as they were appended, every one of them
+    # timed by the end; alone, it published the whole backlog appended while it was stopped.
+    appended = result["journal_events_appended"]
+    assert appended >= 2 * result["options"]["orders"]  # each placed and completed at least
+    assert result["relay_lag_events"] == appended
+    assert 0 < result["relay_events_published"] <= appended
+    assert result["relay_lag_p50_ms"] <= result["relay_lag_p99_ms"]
+    assert result["relay_alone"]["events"] == result["options"]["relay_events"] == 400
+    quotient("relay_headroom", result["relay_alone_events_per_s"], result["journal_events_per_s"])
+    assert "journal append → broker ack p50 / p99" in run.stdout
+    assert "relay alone" in run.stdout
