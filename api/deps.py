@@ -1,4 +1,8 @@
-"""Dependencies shared by the routes: the settings, the store, the Temporal client, the caller."""
+"""Dependencies shared by the routes: the settings, the store, the Temporal client, the caller.
+
+Each is a coroutine function although none awaits anything: FastAPI runs a plain function
+dependency in a worker thread, and those hand-offs were a fifth of the API's CPU per order
+(docs/performance.md, "The API's share of an order")."""
 
 from __future__ import annotations
 
@@ -23,19 +27,19 @@ def invalid(loc: tuple[Any, ...], message: str, value: Any = None) -> RequestVal
     )
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_client(request: Request) -> Client:
+async def get_client(request: Request) -> Client:
     return request.app.state.temporal
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
@@ -50,7 +54,7 @@ def current_principal(
 
 
 def require_role(*roles: str):  # noqa: ANN201
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in roles:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, f"this needs one of the roles: {', '.join(roles)}"

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.db import Store, reading
@@ -20,6 +21,15 @@ SEED = Path(__file__).parent / "seed" / "catalog.json"
 
 ITEM_KINDS = ("physical", "digital")
 LOCATION_KINDS = ("warehouse", "store")
+
+
+class CatalogEntry(NamedTuple):
+    sku: str
+    name: str
+    price_minor: int
+    currency: str
+    kind: str
+    release_date: date | None
 
 
 async def seed_catalog(store: Store, path: Path = SEED) -> None:
@@ -96,7 +106,22 @@ async def list_catalog(store: Store) -> list[dict]:
     ]
 
 
-async def items_by_sku(source: Store | AsyncSession, skus: set[str]) -> dict[str, CatalogItem]:
+# Built once, its SKUs an expanding parameter, and as columns rather than ORM objects: every
+# `POST /orders` prices its lines with it, and the identity map and a statement built each
+# time cost more than the query.
+_ITEMS = select(
+    CatalogItem.sku,
+    CatalogItem.name,
+    CatalogItem.price_minor,
+    CatalogItem.currency,
+    CatalogItem.kind,
+    CatalogItem.release_date,
+).where(CatalogItem.sku.in_(bindparam("skus", expanding=True)))
+
+
+async def items_by_sku(source: Store | AsyncSession, skus: set[str]) -> dict[str, CatalogEntry]:
+    """The catalog's entries for `skus` (as `CatalogItem` has them), by SKU; unknown ones
+    are absent."""
     async with reading(source) as session:
-        rows = await session.scalars(select(CatalogItem).where(CatalogItem.sku.in_(skus)))
-        return {item.sku: item for item in rows}
+        rows = await session.execute(_ITEMS, {"skus": list(skus)})
+        return {row.sku: CatalogEntry(*row) for row in rows}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.db import Store
@@ -17,6 +18,14 @@ class Claim:
     order_id: str
     request_hash: str
     created: bool  # False: the key was used before (maybe for a different request)
+
+
+ORDERS = cast(Table, Order.__table__)
+# Built once: the claim runs on every `POST /orders`, and building a statement each time
+# costs more than running it from SQLAlchemy's compiled cache.
+_BY_KEY = select(ORDERS.c.order_id, ORDERS.c.request_hash).where(
+    ORDERS.c.owner == bindparam("owner"), ORDERS.c.idempotency_key == bindparam("key")
+)
 
 
 async def claim_idempotency_key(
@@ -33,27 +42,29 @@ async def claim_idempotency_key(
     what that key already made. On PostgreSQL a concurrent request with the same key can
     win the race, and the caller's commit then raises `IntegrityError`: run the transaction
     again, and this finds the winner's claim."""
-    existing = await _by_key(session, owner, key)
+    row = {
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "order_type": order_type,
+        "owner": owner,
+        "idempotency_key": key,
+        "request_hash": request_hash,
+        "created_at": datetime.now(UTC),
+    }
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        # The caller's transaction holds SQLite's one write lock (BEGIN IMMEDIATE), so no
+        # other claim can come between: write at once, and read the key's earlier claim
+        # only when the row was not written. One statement for a new key instead of a
+        # SELECT and the session's flush.
+        written = await session.execute(Store.insert_once("sqlite", ORDERS), row)
+        if written.first() is not None:
+            return Claim(order_id, request_hash, created=True)
+    existing = (await session.execute(_BY_KEY, {"owner": owner, "key": key})).first()
     if existing is None:
-        session.add(
-            Order(
-                order_id=order_id,
-                customer_id=customer_id,
-                order_type=order_type,
-                owner=owner,
-                idempotency_key=key,
-                request_hash=request_hash,
-                created_at=datetime.now(UTC),
-            )
-        )
+        # PostgreSQL: written at commit, where a concurrent claim of the key is refused.
+        session.add(Order(**row))
         return Claim(order_id, request_hash, created=True)
     return Claim(existing.order_id, existing.request_hash, created=False)
-
-
-async def _by_key(session, owner: str, key: str) -> Order | None:  # noqa: ANN001
-    return await session.scalar(
-        select(Order).where(Order.owner == owner, Order.idempotency_key == key)
-    )
 
 
 async def get(store: Store, order_id: str) -> Order | None:

@@ -9,6 +9,7 @@ import asyncio
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from activities.journal import JournalActivities
@@ -46,6 +47,7 @@ class OrderJournal:
         self._unwritten: list[JournalEvent] = []
         self._closing = False
         self._published: Shown | None = None  # in the search attributes
+        self._values: dict[str, Any] = {}  # what this run last upserted, by attribute
         self._shown: Shown | None = None  # as the order stands
         self._writer: asyncio.Task[None] | None = None
 
@@ -100,17 +102,20 @@ class OrderJournal:
         if shown is None or shown == self._published:
             return
         order = self.order
-        workflow.upsert_search_attributes(
-            [
-                sa.ORDER_STATUS.value_set(shown[0].value),
-                sa.ORDER_TYPE.value_set(order.order_type),
-                sa.CUSTOMER_ID.value_set(order.customer_id),
-                sa.ORDER_TOTAL.value_set(order.total_minor),
-                sa.FLOW_VERSION.value_set(order.flow.version),
-                sa.NEEDS_REVIEW.value_set(shown[1]),
-                sa.REVIEW_ESCALATED.value_set(shown[2]),
-            ]
-        )
+        values: list[tuple[SearchAttributeKey[Any], Any]] = [
+            (sa.ORDER_STATUS, shown[0].value),
+            (sa.ORDER_TYPE, order.order_type),
+            (sa.CUSTOMER_ID, order.customer_id),
+            (sa.ORDER_TOTAL, order.total_minor),
+            (sa.FLOW_VERSION, order.flow.version),
+            (sa.NEEDS_REVIEW, shown[1]),
+            (sa.REVIEW_ESCALATED, shown[2]),
+        ]
+        # Only what changed since the run's last upsert: each one is a visibility write,
+        # and its size is history the order carries (the count of upserts stays the same).
+        changed = [(key, value) for key, value in values if self._values.get(key.name) != value]
+        workflow.upsert_search_attributes([key.value_set(value) for key, value in changed])
+        self._values.update((key.name, value) for key, value in changed)
         self._published = shown
 
     def start(self) -> None:
