@@ -137,6 +137,8 @@ async def finish_cancelled(
 
 async def review(run: OrderRun, step: FlowStep, failure: StepFailed) -> None:
     """Wait for a human: escalate after the SLA, cancel after a second one."""
+    # Parallel branches take turns: the order waits on one review at a time.
+    await run.wait(lambda: run.order.review is None)
     run.order.review = Review(
         step=step.step_id,
         reason=str(failure),

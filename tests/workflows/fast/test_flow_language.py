@@ -271,3 +271,48 @@ async def test_backtracking_to_a_block_runs_its_branches_again_with_new_epochs(
     ]
     assert checks == [("address_check", 1), ("address_check", 2)]
     assert [e.type for e in stubs.journal].count("BranchesStarted") == 2
+
+
+async def test_two_branches_in_review_at_once_are_decided_one_after_the_other(
+    fast: FastOrders,
+) -> None:
+    stubs = fast.stubs
+    refused = ApplicationError("answered 409", type="EndpointRefused", non_retryable=True)
+    stubs.services = {"address-check": refused, "gift-wrap": refused}
+    flow = FlowDefinition.model_validate(
+        {
+            "type": "both",
+            "version": 1,
+            "steps": [
+                {
+                    "id": "checks",
+                    "parallel": [
+                        [{"id": "a", "call": "address-check", "on_failure": "review"}],
+                        [{"id": "b", "call": "gift-wrap", "on_failure": "review"}],
+                    ],
+                },
+                {"step": "reserve_inventory"},
+                {"step": "authorize_payment"},
+                {"step": "fulfill_shipments"},
+            ],
+        }
+    )
+    handle = await fast.start(order_input(new_order_id(), flow, [MUG], concessions=TERMS))
+    await stubs.journaled("ReviewRequested")
+    first = (await handle.query(OrderWorkflow.view)).review
+    assert first is not None
+    stubs.services = {"address-check": {}, "gift-wrap": {}}
+    await handle.execute_update("review", ReviewRequest(decision=ReviewDecision.RETRY))
+
+    for _ in range(50):  # the other branch's review comes up once the first is decided
+        second = (await handle.query(OrderWorkflow.view)).review
+        if second is not None and second.step != first.step:
+            break
+    assert second is not None and {first.step, second.step} == {"a", "b"}
+    await handle.execute_update("review", ReviewRequest(decision=ReviewDecision.RETRY))
+    view = await handle.result()
+
+    assert view.status == "COMPLETED"
+    epochs = sorted((step, epoch) for _, step, epoch, _ in calls(fast))
+    assert epochs == [("a", 1), ("a", 2), ("b", 1), ("b", 2)]
+    assert [e.type for e in stubs.journal].count("ReviewDecided") == 2
