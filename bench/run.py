@@ -102,7 +102,7 @@ async def run(options: Options, progress: Progress) -> dict[str, Any]:
         progress.update("Temporal dev server")
         await stack.start_server()
         progress.update("NATS server")
-        stack.start_broker()
+        stack.start_nats()
         progress.update("API")
         await stack.start_api()
         progress.update("simulated carrier")

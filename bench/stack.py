@@ -25,7 +25,6 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from adapters.carrier_simulator import with_carrier_key
-from oms.broker import nats_server_command
 from oms.config.settings import Settings
 from oms.relay import relay_command
 from oms.supervisor import (
@@ -157,16 +156,13 @@ class BenchStack(Supervisor):
 
         self.client = await connect(settings)
 
-    def start_broker(self) -> None:
+    def start_nats(self) -> None:
         """nats-server with JetStream, its store in the data directory (`oms.launcher`); the
         processes started after it are given its URL (`OMS_NATS_URL`)."""
-        command = nats_server_command(self.nats_port, self.root / "nats")
-        server = self.start("nats", command, self.env)
         try:
-            wait_for_port("127.0.0.1", self.nats_port, server, "the NATS server", 30)
+            self.start_broker(self.nats_port, self.root / "nats", self.env)
         except SystemExit as error:
             raise BenchError(f"{error}\n{self.log_tail('nats')}") from None
-        self.env["OMS_NATS_URL"] = f"nats://127.0.0.1:{self.nats_port}"
 
     async def start_relay(self, wait: bool = True) -> subprocess.Popen:
         """`oms relay`, its metrics on `relay_metrics_port`; with `wait`, returned once they

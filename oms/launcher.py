@@ -13,7 +13,6 @@ from adapters.carrier_simulator import with_carrier_key
 from api.flows import allowed_host
 from api.serve import api_command
 from domain.endpoints import host_allowed
-from oms.broker import nats_server_command
 from oms.config.settings import Settings
 from oms.demo_shop import register_demo_endpoints
 from oms.intake import intake_command
@@ -26,7 +25,6 @@ from oms.supervisor import (
     ensure_search_attributes,
     free_port,
     port_is_free,
-    wait_for_port,
     worker_env,
     worker_names,
 )
@@ -73,19 +71,6 @@ async def register_examples(settings: Settings) -> str:
     return f"registered example flows: {', '.join(added)}" if added else ""
 
 
-def start_broker(supervisor: Supervisor, settings: Settings, env: dict[str, str]) -> str:
-    """The embedded NATS server (JetStream, its store under the data directory) on a free
-    port, unless OMS_NATS_URL names one; the URL every process is given."""
-    if settings.nats_url is not None:
-        return settings.nats_url
-    port = free_port()
-    store_dir = settings.data_dir.resolve() / "nats"
-    server = supervisor.start("nats", nats_server_command(port, store_dir), env)
-    wait_for_port("127.0.0.1", port, server, "the NATS server", 30)
-    env["OMS_NATS_URL"] = f"nats://127.0.0.1:{port}"
-    return env["OMS_NATS_URL"]
-
-
 def run(settings: Settings) -> int:
     env = dict(os.environ)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +112,11 @@ def run(settings: Settings) -> int:
             )
             if added:
                 print(f"registered search attributes: {', '.join(added)}", flush=True)
-        nats_url = start_broker(supervisor, settings, env)
+        # The embedded broker on a free port, its store in the data directory, unless
+        # OMS_NATS_URL names one.
+        nats_url = settings.nats_url or supervisor.start_broker(
+            free_port(), settings.data_dir.resolve() / "nats", env
+        )
         supervisor.start_healthy("api", api_command(settings), env, settings.resolved_api_url)
         # Before the workers, so an order calling the shop's services finds them registered.
         shop_url, shop_secret = supervisor.start_demo_shop(env)

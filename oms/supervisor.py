@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from oms.broker import nats_server_command
 from oms.config.settings import Settings
 from oms.demo_shop import SECRET_ENV as DEMO_SHOP_SECRET_ENV
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
@@ -255,6 +256,16 @@ class Supervisor:
         )
         wait_for_port("127.0.0.1", port, shop, "the demo shop", timeout)
         return f"http://127.0.0.1:{port}", secret
+
+    def start_broker(
+        self, port: int, store_dir: Path, env: dict[str, str], timeout: float = 30
+    ) -> str:
+        """nats-server (JetStream, its store in `store_dir`) as `nats`, returned once its port
+        is open; processes started after it are given its URL (`OMS_NATS_URL` in `env`)."""
+        server = self.start("nats", nats_server_command(port, store_dir), env)
+        wait_for_port("127.0.0.1", port, server, "the NATS server", timeout)
+        env["OMS_NATS_URL"] = f"nats://127.0.0.1:{port}"
+        return env["OMS_NATS_URL"]
 
     def log_tail(self, name: str, lines: int = 20, head: int = 0) -> str:
         """The log's last `lines` lines, after its first `head` ones when it is longer."""
