@@ -17,4 +17,4 @@ class JournalActivities:
 
     @activity.defn
     async def append_events(self, batch: JournalBatch) -> None:
-        await journal.append(self.store, batch.events, view=batch.view)
+        await journal.append(self.store, batch.events, view=batch.view, notices=batch.notices)

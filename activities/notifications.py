@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
 from temporalio import activity
 
+from domain.notifications import Notification
 from store import notifications
 from store.db import Store
-
-
-class Notification(BaseModel):
-    key: str
-    order_id: str
-    customer_id: str
-    kind: str
-    message: str
 
 
 class NotificationActivities:

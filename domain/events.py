@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from domain.notifications import Notification
 from domain.view import OrderView
 
 SYSTEM = "system"
@@ -122,3 +123,6 @@ class JournalBatch(BaseModel):
 
     events: list[JournalEvent]
     view: OrderView | None = None
+    # Messages to the customer that these events call for, queued in the same transaction
+    # (once per key), so that an order's last batch needs no local activity of its own.
+    notices: list[Notification] = Field(default_factory=list)

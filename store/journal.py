@@ -14,17 +14,27 @@ from sqlalchemy import Executable, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import JournalEvent
+from domain.notifications import Notification
 from domain.view import OrderView
 from store.db import Store, utc
+from store.notifications import enqueue_on
 from store.projections import project, project_view
 from store.tables import JournalOutbox, OrderEvent
 
 
-async def append(store: Store, events: list[JournalEvent], view: OrderView | None = None) -> None:
-    """Write the events not yet written; `view` is the order after the last of them."""
+async def append(
+    store: Store,
+    events: list[JournalEvent],
+    view: OrderView | None = None,
+    notices: list[Notification] | None = None,
+) -> None:
+    """Write the events not yet written; `view` is the order after the last of them, and
+    `notices` the customer's messages they call for, queued once per key with them."""
     if not events:
         return
     async with store.connection() as connection:
+        for notice in notices or ():
+            await enqueue_on(connection, store.dialect, notice)
         for order_id in dict.fromkeys(event.order_id for event in events):
             seen = await connection.scalar(
                 select(func.max(OrderEvent.seq)).where(OrderEvent.order_id == order_id)

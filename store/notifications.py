@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from typing import cast
 
 from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain import notifications
 from store.db import Store
 from store.tables import Notification
 
@@ -17,17 +19,20 @@ async def enqueue(
     store: Store, *, key: str, order_id: str, customer_id: str, kind: str, message: str
 ) -> bool:
     """False when this key was sent before (a retried activity)."""
-    row = {
-        "key": key,
-        "order_id": order_id,
-        "customer_id": customer_id,
-        "kind": kind,
-        "message": message,
-        "created_at": datetime.now(UTC),
-    }
+    notice = notifications.Notification(
+        key=key, order_id=order_id, customer_id=customer_id, kind=kind, message=message
+    )
     async with store.connection() as connection:
-        written = await connection.execute(Store.insert_once(store.dialect, NOTIFICATIONS), row)
-        return written.first() is not None
+        return await enqueue_on(connection, store.dialect, notice)
+
+
+async def enqueue_on(
+    connection: AsyncConnection, dialect: str, notice: notifications.Notification
+) -> bool:
+    """Queue `notice` in the caller's transaction; False when its key was queued before."""
+    row = notice.model_dump() | {"created_at": datetime.now(UTC)}
+    written = await connection.execute(Store.insert_once(dialect, NOTIFICATIONS), row)
+    return written.first() is not None
 
 
 async def for_order(store: Store, order_id: str) -> list[Notification]:

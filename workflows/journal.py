@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.journal import JournalActivities
     from domain.events import SYSTEM, JournalBatch, JournalEvent
     from domain.money import Money
+    from domain.notifications import Notification
     from domain.order_state import OrderState
     from domain.orders import Order
     from domain.statuses import OrderStatus
@@ -45,6 +46,7 @@ class OrderJournal:
         self.in_process = False
         self._lane = lane  # the order's local-activity lane (docs/decisions/0005)
         self._unwritten: list[JournalEvent] = []
+        self._notices: list[Notification] = []  # queued with the next batch of events
         self._closing = False
         self._published: Shown | None = None  # in the search attributes
         self._values: dict[str, Any] = {}  # what this run last upserted, by attribute
@@ -77,6 +79,11 @@ class OrderJournal:
         )
         self.order.updated_at = now
         self.publish()
+
+    def notify(self, notice: Notification) -> None:
+        """Queue a message to the customer with the events recorded next, in their batch's
+        transaction: no local activity of its own, and sent only if they are written."""
+        self._notices.append(notice)
 
     def set_details(self, details: str) -> None:
         self.details = details
@@ -157,9 +164,11 @@ class OrderJournal:
                 # journal; only the local activity's input changes, which replay does not
                 # compare. The batch is taken in the lane: it carries what piled up meanwhile.
                 batch = list(self._unwritten)
+                notices = list(self._notices)
                 await workflow.execute_local_activity_method(
                     JournalActivities.append_events,
-                    JournalBatch(events=batch, view=self.order.view()),
+                    JournalBatch(events=batch, view=self.order.view(), notices=notices),
                     **activity_options.JOURNAL,
                 )
             del self._unwritten[: len(batch)]
+            del self._notices[: len(notices)]

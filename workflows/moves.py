@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import Notification, NotificationActivities
+    from activities.notifications import NotificationActivities
     from domain.events import SYSTEM, EventType
     from domain.flows import FlowStep
     from domain.holds import Review
     from domain.interventions import ReviewDecision
+    from domain.notifications import Notification
     from domain.statuses import CancelReason, OrderStatus
     from workflows import activity_options, compensation, patches
     from workflows.outcomes import FlowRedirect
@@ -50,18 +51,21 @@ async def complete(run: OrderRun) -> None:
 
 async def finish_completed(run: OrderRun) -> None:
     payment = run.order.payment
-    # Added after orders were already running: orders that started before this code
-    # replay without the notification (docs/versioning.md).
-    if workflow.patched(patches.NOTIFY_ON_COMPLETION.id):
+    notice = Notification(
+        key=f"{run.order.order_id}:completed",
+        order_id=run.order.order_id,
+        customer_id=run.order.customer_id,
+        kind="order_completed",
+        message=f"Your order {run.order.order_id} is complete. Thank you!",
+    )
+    # Orders that started before these patches replay as they ran: without the notice, or
+    # with a local activity of its own (docs/versioning.md).
+    if workflow.patched(patches.NOTICE_WITH_JOURNAL.id):
+        run.journal.notify(notice)  # queued with OrderCompleted, in its batch's transaction
+    elif workflow.patched(patches.NOTIFY_ON_COMPLETION.id):
         await run.call(
             NotificationActivities.notify_customer,
-            Notification(
-                key=f"{run.order.order_id}:completed",
-                order_id=run.order.order_id,
-                customer_id=run.order.customer_id,
-                kind="order_completed",
-                message=f"Your order {run.order.order_id} is complete. Thank you!",
-            ),
+            notice,
             summary="tell the customer the order is complete",
             local=True,
             **activity_options.NOTIFICATIONS,

@@ -69,6 +69,14 @@ UNREADABLE_REPORTS_JOURNALED = Patch(
     (),  # it takes effect only on an unreadable report; tests/workflows/test_bad_signals.py
     _NO_OLD_RUNS,
 )
+NOTICE_WITH_JOURNAL = Patch(
+    "completion-notice-with-journal",
+    "the customer's completion notice is queued in the transaction that journals "
+    "OrderCompleted, not by a local activity of its own (one fewer per order)",
+    "2026-12-06",
+    ("standard_completed",),
+    _NO_OLD_RUNS,
+)
 
 PATCHES: tuple[Patch, ...] = (
     IN_PROCESS,
@@ -77,4 +85,5 @@ PATCHES: tuple[Patch, ...] = (
     CHANGE_MAY_OUTRUN_SHIPMENT,
     WINDOW_TIMER,
     UNREADABLE_REPORTS_JOURNALED,
+    NOTICE_WITH_JOURNAL,
 )

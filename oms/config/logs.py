@@ -39,7 +39,8 @@ def order_id_from_workflow_id(workflow_id: str) -> str | None:
 
 def current_order_id() -> str | None:
     if activity.in_activity():
-        return order_id_from_workflow_id(activity.info().workflow_id)
+        workflow_id = activity.info().workflow_id  # None for an activity run on its own
+        return order_id_from_workflow_id(workflow_id) if workflow_id else None
     scope = request_scope.get()
     if scope is not None:
         params = scope.get("path_params") or {}

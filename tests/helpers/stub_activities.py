@@ -25,7 +25,6 @@ from activities.inventory import (
     RestockRequest,
 )
 from activities.licenses import IssueLicensesRequest
-from activities.notifications import Notification
 from activities.payments import AuthorizeRequest, CaptureRequest, RiskRequest, VoidRequest
 from activities.rewards import GrantRequest, PointsEntry
 from activities.shipping import BookShipmentRequest, ReturnLabelRequest
@@ -33,6 +32,7 @@ from adapters.carrier import Booking, ReturnLabel
 from adapters.payments import Authorization, MoneyMovement, RiskAssessment
 from domain.endpoints import EndpointAnswer, EndpointCall
 from domain.events import JournalBatch, JournalEvent
+from domain.notifications import Notification
 from domain.shipments import Allocation, License
 from domain.view import OrderView
 from workflows.journal import order_workflow_id
@@ -53,6 +53,7 @@ class StubActivities:
         self.calls: list[tuple[str, Any]] = []
         self.journal: list[JournalEvent] = []
         self.views: list[OrderView] = []
+        self.notices: list[Notification] = []  # queued with the journal's batches
         self._authorized: dict[str, tuple[int, str]] = {}  # id → amount, currency
         self._captured: dict[str, int] = {}
         self._ids = itertools.count(1)
@@ -248,6 +249,7 @@ class StubActivities:
     async def append_events(self, batch: JournalBatch) -> None:
         self._record("append_events", batch)
         self.journal.extend(batch.events)
+        self.notices.extend(batch.notices)
         if batch.view is not None:
             self.views.append(batch.view)
 

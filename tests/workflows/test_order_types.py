@@ -103,6 +103,8 @@ async def test_pickup_order_is_captured_when_collected(stack: Stack) -> None:
     assert done["picked_up_by"] == "Alice, ID checked"
     assert done["totals"]["captured_minor"] == 2 * 1900
     assert done["lines"][0]["buckets"]["delivered"] == 2
+    sent = await notifications.for_order(stack.store, order_id)
+    assert [n.kind for n in sent] == ["ready_for_pickup", "order_completed"]
 
 
 async def test_pickup_not_collected_within_the_window_is_cancelled_and_restocked(

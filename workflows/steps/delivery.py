@@ -8,9 +8,10 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.licenses import IssueLicensesRequest, LicenseActivities
-    from activities.notifications import Notification, NotificationActivities
+    from activities.notifications import NotificationActivities
     from domain.events import EventType
     from domain.flows import FlowStep
+    from domain.notifications import Notification
     from domain.shipments import AllocatedLine
     from domain.statuses import CancelReason
     from workflows import activity_options

@@ -93,7 +93,13 @@ async def test_a_standard_order_completes(fast: FastOrders) -> None:
     ]
     assert [event.seq for event in stubs.journal] == list(range(1, len(stubs.journal) + 1))
     assert stubs.views[-1] == view
-    assert [n.kind for n in stubs.called("notify_customer")] == ["order_completed"]
+    # The notice rides with the batch that journals OrderCompleted, not on an activity.
+    completed = next(
+        b for b in stubs.called("append_events") if "OrderCompleted" in b.events[-1].type
+    )
+    assert [n.kind for n in completed.notices] == ["order_completed"]
+    assert [n.kind for n in stubs.notices] == ["order_completed"]
+    assert not stubs.called("notify_customer")
 
 
 async def test_a_digital_order_captures_at_once_and_issues_its_keys(fast: FastOrders) -> None:
@@ -137,6 +143,7 @@ async def test_a_declined_authorization_cancels_the_order_without_a_capture(
         "OrderCancelled",
     ]
     assert not stubs.called("book_shipment") and not stubs.called("notify_customer")
+    assert not stubs.notices
 
 
 async def test_a_fraud_score_in_the_review_band_waits_for_a_person_then_goes_on(
