@@ -36,7 +36,9 @@ log = logging.getLogger("oms.relay")
 
 BATCH = 500  # records taken at a time, in id order
 ACK_TIMEOUT_S = 5.0  # how long one event waits for JetStream's acknowledgement
-IDLE_S = 0.1  # how soon a relay with nothing due looks again
+# How soon a relay with nothing due looks again: doubled while it stays idle, up to the cap,
+# so that an idle relay costs little and the first event after a quiet spell waits ≤ 0.5 s.
+IDLE_S, MAX_IDLE_S = 0.1, 0.5
 BACKOFF_S, MAX_BACKOFF_S = 0.1, 2.0  # after a failure: doubled each time, up to the cap
 BACKLOG_EVERY_S = 1.0  # how often the backlog is counted for the metrics
 
@@ -91,6 +93,7 @@ class Relay:
         self._held_until = 0.0  # on the event loop's clock
         self._counted_at = float("-inf")
         self._failure = ""
+        self._idle_s = IDLE_S
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set, finishing the batch under way; the lease is let go."""
@@ -117,7 +120,9 @@ class Relay:
             return self.lease_s / 4
         records = await outbox.due(self.store, self.batch)
         if not records:
-            return IDLE_S
+            idle, self._idle_s = self._idle_s, min(self._idle_s * 2, MAX_IDLE_S)
+            return idle
+        self._idle_s = IDLE_S
         await self.publish(records, deadline=self._held_until - self.lease_s * 0.2)
         return 0.0
 

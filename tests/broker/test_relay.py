@@ -288,3 +288,20 @@ async def test_the_relay_waits_out_a_store_outage(
 
         messages = await received(subscription)
         assert seqs_by_order(messages) == in_order(orders, 20)
+
+
+async def test_an_idle_relay_looks_less_often_and_is_quick_again_once_events_come(
+    store: Store, js: nats.js.JetStreamContext
+) -> None:
+    from oms.relay import Relay
+
+    relay = Relay(store, js, lease_s=5)
+    # Nothing due: each look waits twice as long as the one before, up to half a second.
+    assert [await relay.step() for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
+    subscription = await consumer(js, "idle-follower")
+    orders = order_ids(1)
+    await write_journals(store, orders, count=3)
+    assert await relay.step() == 0.0  # published at once, and the next look is soon again
+    assert seqs_by_order(await received(subscription)) == in_order(orders, 3)
+    assert await relay.step() == 0.1
+    await relay.release()
