@@ -119,6 +119,7 @@ async def place_order(
                 settings.review_sla_s,
                 settings.pickup_window_s,
                 settings.concessions,
+                settings.fraud,
             )
             claimed = await order_records.claim_idempotency_key(
                 session,

@@ -13,6 +13,7 @@ from domain.addresses import Address
 from domain.flows import FlowDefinition
 from domain.lines import PricedLine
 from domain.order_state import OrderInput
+from domain.payment import FraudThresholds
 from domain.returns import ConcessionTerms
 from store import flows
 from store.catalog import items_by_sku
@@ -61,6 +62,7 @@ async def price_order(
     review_sla_s: int = 48 * 3600,
     pickup_window_s: int = 3 * 24 * 3600,
     concessions: ConcessionTerms | None = None,
+    fraud: FraudThresholds | None = None,
 ) -> OrderInput:
     """The workflow input: catalog prices, the flow snapshot, and the order's time limits,
     read in the caller's transaction when `source` is its session."""
@@ -108,4 +110,5 @@ async def price_order(
         review_sla_s=review_sla_s,
         pickup_window_s=pickup_window_s,
         concessions=concessions or ConcessionTerms(),
+        fraud=fraud or FraudThresholds(),
     )

@@ -13,6 +13,7 @@ from domain.addresses import Address
 from domain.flows import FlowDefinition
 from domain.lines import LineBuckets, OrderLine, PricedLine
 from domain.orders import Order
+from domain.payment import FraudThresholds
 from domain.returns import ConcessionTerms, ReturnProgress
 
 
@@ -31,6 +32,7 @@ class OrderInput(BaseModel):
     review_sla_s: int = Field(48 * 3600, gt=0, description="escalate, then auto-cancel, after")
     pickup_window_s: int = Field(3 * 24 * 3600, gt=0, description="pickup orders wait this long")
     concessions: ConcessionTerms = Field(default_factory=ConcessionTerms)
+    fraud: FraudThresholds = Field(default_factory=FraudThresholds)
     carried: OrderState | None = Field(
         None, description="set when a long-lived order continues as new: its state so far"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class Payment(BaseModel):
@@ -22,3 +22,20 @@ class Payment(BaseModel):
         """The authorization's uncaptured part goes back; nothing more is captured on it."""
         self.voided_minor = self.authorized_minor - self.captured_minor
         self.voided = True
+
+
+class FraudThresholds(BaseModel):
+    """Where a fraud score (0-100) sends an order: to a person's review from `review_score`,
+    cancelled from `block_score`. Pinned on the order when it is placed, like its flow."""
+
+    review_score: int = Field(60, ge=0, le=100)
+    block_score: int = Field(90, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _review_before_block(self) -> FraudThresholds:
+        if self.review_score > self.block_score:
+            raise ValueError(
+                f"the review score ({self.review_score}) is above the block score "
+                f"({self.block_score}): no order would ever be reviewed"
+            )
+        return self

@@ -6,10 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.endpoints import DEFAULT_ALLOWED_HOSTS
+from domain.payment import FraudThresholds
 from domain.returns import ConcessionTerms
 from oms.config.auth import Principal, parse_api_keys
 
@@ -153,6 +154,17 @@ class Settings(BaseSettings):
             return_receipt_window_s=self.return_receipt_window_s,
             reward_points_per_unit=self.reward_points_per_unit,
             continue_as_new_after_events=self.continue_as_new_after_events,
+        )
+
+    @model_validator(mode="after")
+    def _fraud_thresholds_in_order(self) -> Settings:
+        self.fraud  # noqa: B018 - refused here, at startup, rather than at the first order
+        return self
+
+    @property
+    def fraud(self) -> FraudThresholds:
+        return FraudThresholds(
+            review_score=self.fraud_review_score, block_score=self.fraud_block_score
         )
 
     @property

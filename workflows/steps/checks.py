@@ -17,9 +17,6 @@ with workflow.unsafe.imports_passed_through():
 if TYPE_CHECKING:
     from workflows.run import OrderRun
 
-FRAUD_REVIEW_SCORE = 60
-FRAUD_BLOCK_SCORE = 90
-
 
 async def validate_order(run: OrderRun, step: FlowStep) -> None:
     order = run.order
@@ -60,14 +57,15 @@ async def check_fraud(run: OrderRun, step: FlowStep) -> None:
         **run.activity_options(step, activity_options.PAYMENT),
     )
     run.record(EventType.FRAUD_CHECKED, score=risk.score, reason=risk.reason)
-    if risk.score >= FRAUD_BLOCK_SCORE:
+    thresholds = run.order_input.fraud  # pinned when the order was placed
+    if risk.score >= thresholds.block_score:
         raise StepFailed(
             f"fraud score {risk.score} blocks the order",
             kind="fraud",
             cancel_reason=CancelReason.FRAUD,
             final=True,
         )
-    if risk.score >= FRAUD_REVIEW_SCORE:
+    if risk.score >= thresholds.review_score:
         raise StepFailed(
             f"fraud score {risk.score} needs a manual review",
             needs_review=True,

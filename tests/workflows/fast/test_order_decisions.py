@@ -13,6 +13,7 @@ import pytest
 import workers.main
 from domain.holds import HoldReason
 from domain.interventions import HoldRequest, ReleaseRequest, ReviewDecision, ReviewRequest
+from domain.payment import FraudThresholds
 from domain.returns import ConcessionTerms
 from domain.shipments import ShipmentStatus
 from tests.helpers.fast_orders import FastOrders
@@ -196,6 +197,27 @@ async def test_a_fraud_score_past_the_block_cancels_before_any_money_moves(
     assert view.review is None
     assert fast.stubs.money() == []
     assert not fast.stubs.called("reserve_inventory")
+
+
+async def test_the_fraud_thresholds_pinned_on_the_order_decide_its_review(
+    fast: FastOrders,
+) -> None:
+    """`OMS_FRAUD_REVIEW_SCORE` and `OMS_FRAUD_BLOCK_SCORE` reach the order when it is
+    placed: stricter ones send a score of 10 to review and cancel a 75."""
+    strict = FraudThresholds(review_score=5, block_score=70)
+    plain = order_input(new_order_id(), seed_flow("standard", 2), [TSHIRT], concessions=TERMS)
+    handle = await fast.start(plain.model_copy(update={"fraud": strict}))
+    await fast.stubs.journaled("ReviewRequested")
+    view = await handle.query(OrderWorkflow.view)
+    assert view.status == "NEEDS_REVIEW"
+    assert view.review is not None and view.review.reason == "fraud score 10 needs a manual review"
+
+    risky = order_input(
+        new_order_id(), seed_flow("standard", 2), [TSHIRT], token="tok_risk_elevated"
+    )
+    view = await (await fast.start(risky.model_copy(update={"fraud": strict}))).result()
+    assert view.status == "CANCELLED" and view.cancel_reason == "FRAUD"
+    assert view.cancel_note is not None and view.cancel_note.startswith("fraud score 75 blocks")
 
 
 async def test_a_held_order_waits_after_delivery_until_released(fast: FastOrders) -> None:
