@@ -24,7 +24,7 @@ from bench.options import Options
 from bench.report import Progress, percentile
 from bench.shoppers import RETRIES, api_client, order_body, place_many, post_once
 from bench.stack import BenchError, BenchStack
-from oms.supervisor import free_port
+from oms.processes import free_port
 
 OPEN_CARRIER_DELAY_S = 3600.0
 OPEN_LOOP_CONNECTIONS = 64

@@ -30,7 +30,7 @@ from bench.shape import event_counts, shape_of
 from bench.shoppers import MAX_UNITS, SKUS
 from bench.stack import BenchError, BenchStack
 from oms.history import history_files
-from oms.supervisor import free_port
+from oms.processes import free_port
 
 ORDER_CARRIER_DELAY_S = 0.0
 RETURN_WINDOW_S = 1

@@ -26,17 +26,16 @@ from temporalio.client import Client
 
 from adapters.carrier_simulator import with_carrier_key
 from oms.config.settings import Settings
+from oms.processes import free_port, wait_for_port
+from oms.processes import rss_kb as process_rss_kb
 from oms.relay import relay_command
 from oms.supervisor import (
     CARRIER_COMMAND,
     WORKER_COMMAND,
     Supervisor,
     ensure_search_attributes,
-    free_port,
-    wait_for_port,
     worker_names,
 )
-from oms.supervisor import rss_kb as process_rss_kb
 from store.db import sync_url
 
 OPERATOR_KEY = "bench-operator-key"
@@ -67,7 +66,7 @@ class BenchError(Exception):
 
 
 def rss_kb(pid: int) -> int:
-    """Resident memory of a process (`oms.supervisor.rss_kb`); none is a broken run."""
+    """Resident memory of a process (`oms.processes.rss_kb`); none is a broken run."""
     try:
         return process_rss_kb(pid)
     except ProcessLookupError as error:

@@ -16,6 +16,7 @@ from domain.endpoints import host_allowed
 from oms.config.settings import Settings
 from oms.demo_shop import register_demo_endpoints
 from oms.intake import intake_command
+from oms.processes import free_port, port_is_free
 from oms.relay import relay_command
 from oms.supervisor import (
     CARRIER_COMMAND,
@@ -23,8 +24,6 @@ from oms.supervisor import (
     Supervisor,
     codec_endpoint,
     ensure_search_attributes,
-    free_port,
-    port_is_free,
     worker_env,
     worker_names,
 )

@@ -36,8 +36,9 @@ from adapters.carrier_simulator import with_carrier_key
 from api.serve import api_command
 from oms.broker import MESSAGE_ID, ORDER_EVENTS, ORDERS_STREAM, order_event_subject
 from oms.config.settings import Settings
+from oms.processes import wait_for_port
 from oms.relay import relay_command
-from oms.supervisor import CARRIER_COMMAND, dev_server_command, wait_for_port
+from oms.supervisor import CARRIER_COMMAND, dev_server_command
 from store import outbox
 from store.db import Store
 from store.projections import rebuild

@@ -13,13 +13,11 @@ from pydantic import ValidationError
 from temporalio.testing import WorkflowEnvironment
 
 from oms.config.settings import Settings
+from oms.processes import free_port, port_is_free, wait_for_port
 from oms.supervisor import (
     Supervisor,
     dev_server_command,
     ensure_search_attributes,
-    free_port,
-    port_is_free,
-    wait_for_port,
     worker_env,
     worker_names,
 )
