@@ -211,6 +211,8 @@ async def test_the_fraud_thresholds_pinned_on_the_order_decide_its_review(
     view = await handle.query(OrderWorkflow.view)
     assert view.status == "NEEDS_REVIEW"
     assert view.review is not None and view.review.reason == "fraud score 10 needs a manual review"
+    await handle.execute_update("review", ReviewRequest(decision=ReviewDecision.CANCEL))
+    assert (await handle.result()).status == "CANCELLED"  # nothing left open on the server
 
     risky = order_input(
         new_order_id(), seed_flow("standard", 2), [TSHIRT], token="tok_risk_elevated"
