@@ -15,4 +15,4 @@ class NotificationActivities:
 
     @activity.defn
     async def notify_customer(self, notification: Notification) -> bool:
-        return await notifications.enqueue(self.store, **notification.model_dump())
+        return await notifications.enqueue(self.store, notification)

@@ -15,13 +15,8 @@ from store.tables import Notification
 NOTIFICATIONS = cast(Table, Notification.__table__)
 
 
-async def enqueue(
-    store: Store, *, key: str, order_id: str, customer_id: str, kind: str, message: str
-) -> bool:
+async def enqueue(store: Store, notice: notifications.Notification) -> bool:
     """False when this key was sent before (a retried activity)."""
-    notice = notifications.Notification(
-        key=key, order_id=order_id, customer_id=customer_id, kind=kind, message=message
-    )
     async with store.connection() as connection:
         return await enqueue_on(connection, store.dialect, notice)
 

@@ -13,8 +13,11 @@ from store.db import Store
 
 
 async def send(store: Store, order_id: str, message: str = "Your order is complete.") -> bool:
-    return await notifications.enqueue(
-        store,
+    return await notifications.enqueue(store, completed_notice(order_id, message))
+
+
+def completed_notice(order_id: str, message: str = "Your order is complete.") -> Notification:
+    return Notification(
         key=f"{order_id}:completed",
         order_id=order_id,
         customer_id="cus_alice",
@@ -44,13 +47,7 @@ async def test_a_journal_batch_queues_its_notices_with_its_events_once(any_store
     completed = JournalEvent(
         order_id=order_id, seq=1, type="OrderCompleted", at=datetime.now(UTC), data={}
     )
-    notice = Notification(
-        key=f"{order_id}:completed",
-        order_id=order_id,
-        customer_id="cus_alice",
-        kind="order_completed",
-        message="Your order is complete.",
-    )
+    notice = completed_notice(order_id)
     await journal.append(any_store, [completed], notices=[notice])
     # The batch again, as a local activity retried after its worker died: nothing doubles.
     await journal.append(any_store, [completed], notices=[notice])

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from domain.events import JournalEvent
+from domain.notifications import Notification
 from store import db, journal, notifications
 from store.db import Store
 
@@ -65,7 +66,8 @@ async def test_an_orm_transaction_waits_the_same_way(
     other_process.execute("BEGIN IMMEDIATE")
     write = asyncio.create_task(
         notifications.enqueue(
-            own_store, key="n-1", order_id="ord_n", customer_id="cus_n", kind="k", message="m"
+            own_store,
+            Notification(key="n-1", order_id="ord_n", customer_id="cus_n", kind="k", message="m"),
         )
     )
     await asyncio.sleep(0.1)
