@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bench.gauges import WARMUP, CpuMeter, close_times, throughput, wait_for_count
@@ -36,6 +37,53 @@ async def run_concurrently(
             on_done()
 
     await asyncio.gather(*(loop() for _ in range(min(workers, count))))
+
+
+@dataclass
+class FloorRun:
+    rate: float  # workflows/s, from the first start to the last close
+    latency_p50_s: float | None
+    cores: dict[str, float]  # cores each process kept busy
+    ms_per: dict[str, float]  # CPU ms per workflow, by process
+
+
+async def run_floor(
+    stack: BenchStack,
+    progress: Progress,
+    start: Callable[[int], Awaitable[Any]],
+    *,
+    count: int,
+    concurrency: int,
+    workflow_type: str,
+    id_prefix: str,
+    timeout: float,
+) -> FloorRun:
+    """`start(0..count-1)` by `concurrency` submitters (`start(i)` starts `{id_prefix}{i}`),
+    then every one waited for until completed: the floor's rate, latency and CPU."""
+    client = stack.client
+    assert client is not None
+    submitted = 0
+
+    def on_start() -> None:
+        nonlocal submitted
+        submitted += 1
+        progress.update(f"started {submitted}/{count}")
+
+    meter = CpuMeter(stack)
+    started_at = time.time()
+    await run_concurrently(count, concurrency, start, on_start)
+    query = f'WorkflowType = "{workflow_type}" AND WorkflowId STARTS_WITH "{id_prefix}"'
+    completed = query + ' AND ExecutionStatus = "Completed"'
+    await wait_for_count(stack, completed, count, progress, "completed", timeout=timeout)
+    cores = meter.read()
+    closed = await close_times(client, query)
+    latencies = [(close - start).total_seconds() for start, close in closed]
+    return FloorRun(
+        rate=throughput(count, started_at, closed),
+        latency_p50_s=percentile(latencies, 50),
+        cores=cores,
+        ms_per=meter.ms_per(count),
+    )
 
 
 async def start_workflow_rate(
@@ -86,35 +134,23 @@ async def naive_phase(
             for i in range(WARMUP)
         )
     )
-    submitted = 0
 
     async def start(index: int) -> None:
         await client.start_workflow(
             NaiveFloorWorkflow.run, steps, id=f"naive-run-{index}", task_queue=NAIVE_QUEUE
         )
 
-    def on_start() -> None:
-        nonlocal submitted
-        submitted += 1
-        progress.update(f"started {submitted}/{options.naive}")
-
-    meter = CpuMeter(stack)
-    started_at = time.time()
-    await run_concurrently(options.naive, options.concurrency, start, on_start)
-    query = 'WorkflowType = "NaiveFloorWorkflow" AND WorkflowId STARTS_WITH "naive-run-"'
-    await wait_for_count(
+    run = await run_floor(
         stack,
-        query + ' AND ExecutionStatus = "Completed"',
-        options.naive,
         progress,
-        "completed",
+        start,
+        count=options.naive,
+        concurrency=options.concurrency,
+        workflow_type="NaiveFloorWorkflow",
+        id_prefix="naive-run-",
         timeout=60 + options.naive,
     )
-    cpu = meter.read()
-    closed = await close_times(client, query)
-    rate = throughput(options.naive, started_at, closed)
-    latencies = [(close - start).total_seconds() for start, close in closed]
-    per_workflow = meter.ms_per(options.naive)
+    rate, per_workflow = run.rate, run.ms_per
     starts = await start_workflow_rate(stack, options, progress)
     most = starts["start_workflow_max_per_s"] or 0
     progress.done(f"{rate:.1f} workflows/s; start_workflow up to {most:.0f}/s")
@@ -123,8 +159,8 @@ async def naive_phase(
         "naive_workflows_per_s": rate,
         "floor_workflows_per_s": rate,  # its former name
         "naive_steps": steps,
-        "naive_latency_p50_s": percentile(latencies, 50),
-        "cpu_cores_naive": cpu,
+        "naive_latency_p50_s": run.latency_p50_s,
+        "cpu_cores_naive": run.cores,
         "cpu_ms_per_naive_workflow": per_workflow,
         "cpu_ms_per_floor_workflow": per_workflow,  # its former name
     }

@@ -11,16 +11,15 @@ import asyncio
 import contextlib
 import os
 import socket
-import time
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from bench.gauges import WARMUP, CpuMeter, close_times, throughput, wait_for_count
-from bench.naive_throughput import run_concurrently
+from bench.gauges import WARMUP
+from bench.naive_throughput import run_floor
 from bench.options import Options
-from bench.report import Progress, percentile
+from bench.report import Progress
 from bench.same_shape import SameShapeInput, SameShapeWorkflow, result_of, typed_attribute
 from bench.shape import Shape, event_counts, history_counts, same_shape_input
 from bench.stack import BenchError, BenchStack
@@ -135,34 +134,23 @@ async def same_shape_phase(
         progress.update("warming up")
         warmups = [await start(f"same-shape-warmup-{i}") for i in range(WARMUP)]
         await asyncio.wait_for(asyncio.gather(*(h.result() for h in warmups)), 120)
-        submitted = 0
-
-        def on_start() -> None:
-            nonlocal submitted
-            submitted += 1
-            progress.update(f"started {submitted}/{options.same_shape}")
 
         async def run_one(index: int) -> None:
             await start(f"same-shape-run-{index}")
 
-        meter = CpuMeter(stack)
-        started_at = time.time()
-        await run_concurrently(options.same_shape, options.concurrency, run_one, on_start)
-        query = 'WorkflowType = "SameShapeWorkflow" AND WorkflowId STARTS_WITH "same-shape-run-"'
-        await wait_for_count(
+        run = await run_floor(
             stack,
-            query + ' AND ExecutionStatus = "Completed"',
-            options.same_shape,
             progress,
-            "completed",
+            run_one,
+            count=options.same_shape,
+            concurrency=options.concurrency,
+            workflow_type="SameShapeWorkflow",
+            id_prefix="same-shape-run-",
             timeout=60 + 2 * options.same_shape,
         )
-        cpu = meter.read()
         if driver.failures:
             raise BenchError(f"the same-shape driver could not signal: {driver.failures[0]}")
-    closed = await close_times(client, query)
-    rate = throughput(options.same_shape, started_at, closed)
-    latencies = [(close - start).total_seconds() for start, close in closed]
+    rate = run.rate
     history = await client.get_workflow_handle("same-shape-run-0").fetch_history()
     events = event_counts(history.events)
     differences = {
@@ -177,11 +165,11 @@ async def same_shape_phase(
     stack.stop_workers("same-shape-worker")
     return {
         "same_shape_workflows_per_s": rate,
-        "same_shape_latency_p50_s": percentile(latencies, 50),
+        "same_shape_latency_p50_s": run.latency_p50_s,
         "same_shape_script": shape.counts() | {"input_bytes": shape.input_bytes},
         "same_shape_history": history_counts(history),
         # Event types whose counts differ from the order's: [order, same-shape]. Empty: none.
         "same_shape_history_differences": differences,
-        "cpu_cores_same_shape": cpu,
-        "cpu_ms_per_same_shape_workflow": meter.ms_per(options.same_shape),
+        "cpu_cores_same_shape": run.cores,
+        "cpu_ms_per_same_shape_workflow": run.ms_per,
     }
